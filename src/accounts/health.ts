@@ -1,0 +1,92 @@
+/**
+ * Per-replica account state: in-flight requests, cooldown after 429 / usage
+ * limits, and 5xx / reset failures in a sliding window. Time always comes in as
+ * an argument so the decisions stay pure and testable.
+ */
+export interface AccountHealthView {
+  readonly inFlight: number;
+  readonly coolingDownUntil: number;
+  readonly recentFailures: number;
+}
+
+export interface HealthPolicy {
+  readonly failureWindowMilliseconds: number;
+  readonly failureThreshold: number;
+}
+
+export function isCoolingDown(view: AccountHealthView, now: number): boolean {
+  return view.coolingDownUntil > now;
+}
+
+export function isUnhealthy(view: AccountHealthView, policy: HealthPolicy): boolean {
+  return view.recentFailures >= policy.failureThreshold;
+}
+
+/** Usable for new or movable (soft) sessions. */
+export function isUsable(view: AccountHealthView, policy: HealthPolicy, now: number): boolean {
+  return !isCoolingDown(view, now) && !isUnhealthy(view, policy);
+}
+
+class AccountHealth {
+  inFlight = 0;
+  coolingDownUntil = 0;
+  failureTimes: number[] = [];
+}
+
+export class AccountStateTable {
+  private readonly states = new Map<string, AccountHealth>();
+  constructor(private readonly policy: HealthPolicy) {}
+
+  private state(account: string): AccountHealth {
+    let state = this.states.get(account);
+    if (!state) {
+      state = new AccountHealth();
+      this.states.set(account, state);
+    }
+    return state;
+  }
+
+  view(account: string, now: number): AccountHealthView {
+    const state = this.state(account);
+    this.prune(state, now);
+    return { inFlight: state.inFlight, coolingDownUntil: state.coolingDownUntil, recentFailures: state.failureTimes.length };
+  }
+
+  private prune(state: AccountHealth, now: number): void {
+    const oldest = now - this.policy.failureWindowMilliseconds;
+    let drop = 0;
+    while (drop < state.failureTimes.length && state.failureTimes[drop]! <= oldest) drop++;
+    if (drop > 0) state.failureTimes.splice(0, drop);
+  }
+
+  requestStarted(account: string): void {
+    this.state(account).inFlight++;
+  }
+
+  requestFinished(account: string): void {
+    const state = this.state(account);
+    if (state.inFlight > 0) state.inFlight--;
+  }
+
+  coolDown(account: string, until: number): void {
+    const state = this.state(account);
+    if (until > state.coolingDownUntil) state.coolingDownUntil = until;
+  }
+
+  recordFailure(account: string, now: number): void {
+    const state = this.state(account);
+    state.failureTimes.push(now);
+    this.prune(state, now);
+  }
+
+  recordSuccess(account: string): void {
+    // A success after failures shows recovery: forget the oldest failure so an
+    // account that works again becomes usable before the window has fully passed.
+    const state = this.state(account);
+    if (state.failureTimes.length > 0) state.failureTimes.shift();
+  }
+
+  get healthPolicy(): HealthPolicy {
+    return this.policy;
+  }
+}

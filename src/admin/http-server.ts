@@ -1,0 +1,35 @@
+import { createServer, type Server } from 'node:http';
+import type { Metrics } from '../metrics/metrics.js';
+
+export interface AdminStatus {
+  /** Ready to take traffic (gRPC listening, not draining). */
+  ready(): boolean;
+}
+
+/** /metrics (Prometheus text), /healthz (process alive), /readyz (serving). */
+export function createAdminServer(metrics: Metrics, status: AdminStatus): Server {
+  return createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (path === '/metrics') {
+      metrics.registry.metrics().then(
+        (text) => response.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        () => response.writeHead(500).end('metrics unavailable\n'),
+      );
+      return;
+    }
+    if (path === '/healthz') {
+      response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      return;
+    }
+    if (path === '/readyz') {
+      const ready = status.ready();
+      response.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');
+      return;
+    }
+    response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+  });
+}

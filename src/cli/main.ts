@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfigFile } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { createLogger } from '../logging/logger.js';
+import { startServer } from '../server.js';
+
+const USAGE = `usage:
+  codex-affinity serve --config FILE [--grpc-port N] [--http-port N]
+  codex-affinity check --config FILE      validate a config file and exit
+  codex-affinity help`;
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`codex-affinity: ${message}\n`);
+  process.exit(code);
+}
+
+function portOption(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) > 65535) fail(`--${name} must be a port number (0-65535), got "${value}"`);
+  return Number(value);
+}
+
+function readConfig(path: string | undefined): Config {
+  if (!path) fail(`--config FILE is required\n${USAGE}`);
+  try {
+    return loadConfigFile(path);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(`${path}: ${error.message}`);
+    throw error;
+  }
+}
+
+async function serve(values: { config?: string; 'grpc-port'?: string; 'http-port'?: string }): Promise<void> {
+  const loaded = readConfig(values.config);
+  const grpcPort = portOption(values['grpc-port'], 'grpc-port');
+  const httpPort = portOption(values['http-port'], 'http-port');
+  const config: Config = {
+    ...loaded,
+    grpc: { ...loaded.grpc, ...(grpcPort !== undefined ? { port: grpcPort } : {}) },
+    http: { ...loaded.http, ...(httpPort !== undefined ? { port: httpPort } : {}) },
+  };
+  const logger = createLogger(config.logging.level);
+  let server;
+  try {
+    server = await startServer(config, { logger, defaultMetrics: true });
+  } catch (error) {
+    fail(`cannot start: ${(error as Error).message}`, 1);
+  }
+  logger.info(
+    { grpc: server.grpcAddress, http: server.httpAddress, accounts: config.accounts.length, store: config.store.kind },
+    `listening grpc=${server.grpcAddress} http=${server.httpAddress}`,
+  );
+  let signals = 0;
+  const shutdown = (signal: string): void => {
+    signals++;
+    if (signals > 1) process.exit(1);
+    logger.info({ signal }, 'shutting down: draining open streams');
+    server.stop().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        'grpc-port': { type: 'string' },
+        'http-port': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    fail(`${(error as Error).message}\n${USAGE}`);
+  }
+  const [command] = parsed.positionals;
+  if (parsed.values.help || command === 'help' || command === undefined) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(command === undefined && !parsed.values.help ? 2 : 0);
+  }
+  if (command === 'serve') return serve(parsed.values);
+  if (command === 'check') {
+    const config = readConfig(parsed.values.config);
+    process.stdout.write(`ok: ${config.accounts.length} accounts, store ${config.store.kind}\n`);
+    return;
+  }
+  fail(`unknown command "${command}"\n${USAGE}`);
+}
+
+process.on('unhandledRejection', (reason) => {
+  process.stderr.write(`codex-affinity: unhandled rejection: ${reason instanceof Error ? reason.message : String(reason)}\n`);
+});
+
+void main();

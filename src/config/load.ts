@@ -1,0 +1,77 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { configSchema, type Config } from './schema.js';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function describePath(path: ReadonlyArray<PropertyKey>): string {
+  let text = '';
+  for (const part of path) {
+    if (typeof part === 'number') text += `[${part}]`;
+    else text += text === '' ? String(part) : `.${String(part)}`;
+  }
+  return text === '' ? '(top level)' : text;
+}
+
+/** Cross-field rules zod cannot express per field. */
+function checkConsistency(config: Config): string[] {
+  const problems: string[] = [];
+  const names = new Set<string>();
+  const clusters = new Map<string, string>();
+  config.accounts.forEach((account, index) => {
+    if (names.has(account.name)) problems.push(`accounts[${index}].name: duplicate account name "${account.name}"`);
+    names.add(account.name);
+    const owner = clusters.get(account.cluster);
+    if (owner !== undefined) problems.push(`accounts[${index}].cluster: cluster "${account.cluster}" is already used by account "${owner}"`);
+    clusters.set(account.cluster, account.name);
+  });
+  config.pools?.forEach((pool, index) => {
+    pool.accounts.forEach((name, accountIndex) => {
+      if (!names.has(name)) problems.push(`pools[${index}].accounts[${accountIndex}]: unknown account "${name}"`);
+    });
+  });
+  return problems;
+}
+
+export function parseConfig(input: unknown): Config {
+  const result = configSchema.safeParse(input ?? {});
+  if (!result.success) {
+    const problems: string[] = [];
+    for (const issue of result.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) problems.push(`${describePath([...issue.path, key])}: unknown key`);
+      } else {
+        problems.push(`${describePath(issue.path)}: ${issue.message}`);
+      }
+    }
+    throw new ConfigError(problems);
+  }
+  const problems = checkConsistency(result.data);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return result.data;
+}
+
+export function parseConfigText(text: string): Config {
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError([`YAML: ${(error as Error).message.split('\n')[0]}`]);
+  }
+  return parseConfig(document);
+}
+
+export function loadConfigFile(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError([`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`]);
+  }
+  return parseConfigText(text);
+}

@@ -1,0 +1,109 @@
+import { z } from 'zod';
+import { parseDurationMilliseconds } from './duration.js';
+
+const duration = z
+  .union([z.string(), z.number()])
+  .transform((value, context) => {
+    const milliseconds = parseDurationMilliseconds(value);
+    if (milliseconds === undefined) {
+      context.addIssue({ code: 'custom', message: `not a duration: ${JSON.stringify(value)} (use e.g. 45s, 30m, 6h, 7d)` });
+      return z.NEVER;
+    }
+    return milliseconds;
+  });
+
+const port = z.number().int().min(0).max(65535);
+const headerName = z
+  .string()
+  .regex(/^[a-z0-9!#$%&'*+.^_`|~-]+$/, 'must be a lower-case HTTP header name');
+
+export const PROFILES = ['openai', 'chatgpt-codex'] as const;
+
+const accountSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only (1-64)'),
+  cluster: z.string().min(1).max(255),
+  profile: z.enum(PROFILES).default('openai'),
+  weight: z.number().positive().max(1000).default(1),
+  /** Accounts that can read each other's state; defaults to the account alone. */
+  domain: z.string().min(1).max(128).optional(),
+});
+
+const poolSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+  accounts: z.array(z.string()).min(1),
+});
+
+const storeSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('memory'),
+    maxEntries: z.number().int().positive().default(200_000),
+  }),
+  z.strictObject({
+    kind: z.literal('redis'),
+    url: z.string().url(),
+    keyPrefix: z.string().default('codex-affinity:'),
+  }),
+]);
+
+export const configSchema = z.strictObject({
+  grpc: z
+    .strictObject({ host: z.string().default('0.0.0.0'), port: port.default(50051) })
+    .prefault({}),
+  http: z
+    .strictObject({ host: z.string().default('0.0.0.0'), port: port.default(9464) })
+    .prefault({}),
+  routing: z
+    .strictObject({
+      clusterHeader: headerName.default('x-codex-affinity-cluster'),
+      /** Paths (exact, query ignored) treated as inference calls; others pass through. */
+      inferencePaths: z
+        .array(z.string().startsWith('/'))
+        .default(['/v1/responses', '/responses', '/backend-api/codex/responses', '/v1/responses/compact', '/responses/compact', '/backend-api/codex/responses/compact', '/v1/chat/completions']),
+      contentSeed: z.boolean().default(true),
+      /** Header (set by Envoy, e.g. from authn) that names the client's pool. */
+      poolHeader: headerName.optional(),
+      /** Header (set by Envoy authn) naming the principal; otherwise a hash of the client credential. */
+      principalHeader: headerName.optional(),
+      /** Adds x-envoy-max-retries: 0 to hard requests (needs Envoy mutation_rules.allow_envoy). */
+      retryGuard: z.boolean().default(false),
+      /** Dynamic metadata namespace for access logs. */
+      metadataNamespace: z.string().min(1).default('codex_affinity'),
+    })
+    .prefault({}),
+  bindings: z
+    .strictObject({
+      sessionTtl: duration.prefault('6h'),
+      responseTtl: duration.prefault('7d'),
+      turnStateTtl: duration.prefault('3h'),
+    })
+    .prefault({}),
+  health: z
+    .strictObject({
+      /** Cooldown after a 429 that names no reset. */
+      defaultCooldown: duration.prefault('30s'),
+      /** 5xx / resets within this window count against an account. */
+      failureWindow: duration.prefault('60s'),
+      failureThreshold: z.number().int().positive().default(5),
+    })
+    .prefault({}),
+  responses: z
+    .strictObject({
+      /** Learn response ids (and reasoning item ids) from successful responses. */
+      learnResponseIds: z.boolean().default(true),
+      /** JSON responses larger than this are not inspected. */
+      maxInspectBytes: z.number().int().positive().default(8 * 1024 * 1024),
+    })
+    .prefault({}),
+  store: storeSchema.prefault({ kind: "memory" }),
+  logging: z
+    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .prefault({}),
+  shutdown: z.strictObject({ grace: duration.prefault('10s') }).prefault({}),
+  accounts: z.array(accountSchema).min(1, 'at least one account is required'),
+  pools: z.array(poolSchema).optional(),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type AccountConfig = Config['accounts'][number];
+export type Profile = (typeof PROFILES)[number];

@@ -1,0 +1,79 @@
+import type { MetadataValue, PhaseAnswer } from './phase-answer.js';
+import { headerOption, isValidHeaderName, isValidHeaderValue } from './headers.js';
+import type {
+  RequestKind,
+  WireCommonResponse,
+  WireHeaderMutation,
+  WireProcessingResponse,
+  WireStruct,
+  WireStructValue,
+} from './wire-types.js';
+
+/** Header names and values that Envoy would reject never leave the processor. */
+export type InvalidHeaderListener = (name: string) => void;
+
+function headerMutation(answer: PhaseAnswer, onInvalid: InvalidHeaderListener): WireHeaderMutation | undefined {
+  const changes = answer.headers;
+  if (!changes || (changes.set.length === 0 && changes.remove.length === 0)) return undefined;
+  const mutation: WireHeaderMutation = {};
+  const set = [];
+  for (const [name, value] of changes.set) {
+    if (isValidHeaderName(name) && isValidHeaderValue(value)) set.push(headerOption(name, value));
+    else onInvalid(name);
+  }
+  if (set.length > 0) mutation.set_headers = set;
+  const remove = changes.remove.filter((name) => isValidHeaderName(name) && !name.startsWith(':') && name !== 'host');
+  if (remove.length > 0) mutation.remove_headers = remove;
+  return mutation.set_headers || mutation.remove_headers ? mutation : undefined;
+}
+
+function structValue(value: MetadataValue): WireStructValue {
+  // protobufjs' bundled google.protobuf.Value keeps camelCase names even with keepCase.
+  if (typeof value === 'string') return { stringValue: value };
+  if (typeof value === 'number') return { numberValue: value };
+  return { boolValue: value };
+}
+
+function metadataStruct(metadata: NonNullable<PhaseAnswer['dynamicMetadata']>): WireStruct {
+  const fields: Record<string, WireStructValue> = {};
+  for (const [namespace, record] of Object.entries(metadata)) {
+    const inner: Record<string, WireStructValue> = {};
+    for (const [key, value] of Object.entries(record)) inner[key] = structValue(value);
+    fields[namespace] = { structValue: { fields: inner } };
+  }
+  return { fields };
+}
+
+/** Converts a phase answer into the ProcessingResponse of the kind Envoy expects. */
+export function toProcessingResponse(kind: RequestKind, answer: PhaseAnswer, onInvalid: InvalidHeaderListener): WireProcessingResponse {
+  const response: WireProcessingResponse = {};
+  if (answer.immediate) {
+    const immediate = answer.immediate;
+    const headers = headerMutation({ headers: { set: immediate.headers, remove: [] } }, onInvalid);
+    response.immediate_response = {
+      status: { code: immediate.status },
+      ...(headers ? { headers } : {}),
+      body: Buffer.from(immediate.body, 'utf8'),
+      details: immediate.details,
+    };
+  } else if (kind === 'request_trailers' || kind === 'response_trailers') {
+    response[kind] = {};
+  } else {
+    const common: WireCommonResponse = {};
+    const mutation = headerMutation(answer, onInvalid);
+    if (mutation) common.header_mutation = mutation;
+    if (answer.body !== undefined) common.body_mutation = { body: answer.body };
+    // Envoy ignores clear_route_cache without a header mutation; do not send it alone.
+    if (answer.clearRouteCache && mutation) common.clear_route_cache = true;
+    response[kind] = { response: common };
+  }
+  if (answer.dynamicMetadata) response.dynamic_metadata = metadataStruct(answer.dynamicMetadata);
+  if (answer.modeOverride && (kind === 'request_headers' || kind === 'response_headers')) {
+    response.mode_override = {
+      request_body_mode: answer.modeOverride.requestBody,
+      response_body_mode: answer.modeOverride.responseBody,
+      ...(answer.modeOverride.responseHeaders ? { response_header_mode: answer.modeOverride.responseHeaders } : {}),
+    };
+  }
+  return response;
+}

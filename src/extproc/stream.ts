@@ -1,0 +1,120 @@
+import type * as grpc from '@grpc/grpc-js';
+import { readHeaderMap } from './headers.js';
+import { toProcessingResponse } from './adapter.js';
+import { CONTINUE, type PhaseAnswer } from './phase-answer.js';
+import type { RequestKind, WireProcessingRequest, WireProcessingResponse } from './wire-types.js';
+
+/** One HTTP request's processing, phase by phase, in plain values. */
+export interface RequestProcessor {
+  requestHeaders(headers: Map<string, string>, endOfStream: boolean): Promise<PhaseAnswer> | PhaseAnswer;
+  requestBody(body: Buffer, endOfStream: boolean): Promise<PhaseAnswer> | PhaseAnswer;
+  responseHeaders(headers: Map<string, string>, endOfStream: boolean): Promise<PhaseAnswer> | PhaseAnswer;
+  responseBody(body: Buffer, endOfStream: boolean): Promise<PhaseAnswer> | PhaseAnswer;
+  /** The stream is over (ended, cancelled or failed); called exactly once. */
+  finish(): void;
+}
+
+export interface StreamHooks {
+  readonly createProcessor: () => RequestProcessor;
+  /** A processor phase threw: the request continues unmodified. */
+  readonly onPhaseError: (kind: RequestKind, error: unknown) => void;
+  readonly onInvalidHeader: (name: string) => void;
+  readonly onStreamError: (error: grpc.ServiceError | Error) => void;
+  readonly onStreamStart?: () => void;
+  readonly onStreamEnd?: () => void;
+}
+
+const KINDS: readonly RequestKind[] = [
+  'request_headers',
+  'request_body',
+  'response_headers',
+  'response_body',
+  'request_trailers',
+  'response_trailers',
+];
+
+function kindOf(message: WireProcessingRequest): RequestKind | undefined {
+  if (message.request && KINDS.includes(message.request)) return message.request;
+  return KINDS.find((kind) => message[kind] !== undefined);
+}
+
+async function runPhase(processor: RequestProcessor, kind: RequestKind, message: WireProcessingRequest): Promise<PhaseAnswer> {
+  switch (kind) {
+    case 'request_headers':
+      return processor.requestHeaders(readHeaderMap(message.request_headers?.headers), message.request_headers?.end_of_stream === true);
+    case 'response_headers':
+      return processor.responseHeaders(readHeaderMap(message.response_headers?.headers), message.response_headers?.end_of_stream === true);
+    case 'request_body':
+      return processor.requestBody(message.request_body?.body ?? Buffer.alloc(0), message.request_body?.end_of_stream === true);
+    case 'response_body':
+      return processor.responseBody(message.response_body?.body ?? Buffer.alloc(0), message.response_body?.end_of_stream === true);
+    default:
+      return CONTINUE;
+  }
+}
+
+/**
+ * Serves one ext_proc Process stream: messages are handled strictly in order,
+ * each gets exactly one answer of its own kind, a failing phase answers
+ * "continue" instead of breaking the request, and EOF / CANCELLED are normal
+ * ends. Nothing here throws into grpc-js.
+ */
+export function serveProcessStream(
+  call: grpc.ServerDuplexStream<WireProcessingRequest, WireProcessingResponse>,
+  hooks: StreamHooks,
+): void {
+  hooks.onStreamStart?.();
+  let processor: RequestProcessor | undefined;
+  let finished = false;
+  let answeredImmediately = false;
+  let chain: Promise<void> = Promise.resolve();
+
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    try {
+      processor?.finish();
+    } catch (error) {
+      hooks.onPhaseError('response_trailers', error);
+    }
+    hooks.onStreamEnd?.();
+  };
+
+  const write = (response: WireProcessingResponse): void => {
+    if (call.cancelled || call.writableEnded || call.destroyed) return;
+    call.write(response);
+  };
+
+  const handle = async (message: WireProcessingRequest): Promise<void> => {
+    if (answeredImmediately || finished) return;
+    const kind = kindOf(message);
+    if (kind === undefined) return;
+    let answer: PhaseAnswer;
+    try {
+      processor ??= hooks.createProcessor();
+      answer = message.observability_mode ? CONTINUE : await runPhase(processor, kind, message);
+    } catch (error) {
+      hooks.onPhaseError(kind, error);
+      answer = CONTINUE;
+    }
+    if (message.observability_mode) return; // Envoy expects no answer in observability mode.
+    if (answer.immediate) answeredImmediately = true;
+    write(toProcessingResponse(kind, answer, hooks.onInvalidHeader));
+  };
+
+  call.on('data', (message: WireProcessingRequest) => {
+    chain = chain.then(() => handle(message)).catch((error: unknown) => hooks.onPhaseError('request_headers', error));
+  });
+  call.on('end', () => {
+    void chain.then(() => {
+      finish();
+      if (!call.writableEnded && !call.destroyed) call.end();
+    });
+  });
+  call.on('cancelled', finish);
+  call.on('close', finish);
+  call.on('error', (error: grpc.ServiceError | Error) => {
+    if ((error as grpc.ServiceError).code !== 1 /* CANCELLED */) hooks.onStreamError(error);
+    finish();
+  });
+}

@@ -1,0 +1,56 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every metric of one processor instance, in a registry of its own (no global
+ * registry, so tests and several instances run side by side). Labels carry
+ * account names, sources and outcomes only, never client values.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'pool' | 'strength' | 'source' | 'outcome' | 'account'>;
+  readonly rejections: Counter<'code'>;
+  readonly passThrough: Counter<'reason'>;
+  readonly anchorConflicts: Counter<'source'>;
+  readonly bindingsWritten: Counter<'kind' | 'mode'>;
+  readonly bindingRaces: Counter;
+  readonly upstreamResponses: Counter<'account' | 'status_class'>;
+  readonly cooldowns: Counter<'account'>;
+  readonly inputTokens: Counter<'account'>;
+  readonly cachedTokens: Counter<'account'>;
+  readonly bodyScanFailures: Counter<'reason'>;
+  readonly phaseErrors: Counter<'phase'>;
+  readonly invalidHeaders: Counter;
+  readonly streams: Gauge;
+  readonly inFlight: Gauge<'account'>;
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    const prefix = 'codex_affinity_';
+    this.requests = new Counter({
+      name: `${prefix}requests_total`,
+      help: 'Inference requests routed, by strength, sticky-key source and outcome.',
+      labelNames: ['pool', 'strength', 'source', 'outcome', 'account'],
+      registers,
+    });
+    this.rejections = new Counter({ name: `${prefix}rejections_total`, help: 'Requests answered by the processor itself.', labelNames: ['code'], registers });
+    this.passThrough = new Counter({ name: `${prefix}pass_through_total`, help: 'Requests passed through untouched.', labelNames: ['reason'], registers });
+    this.anchorConflicts = new Counter({
+      name: `${prefix}anchor_conflicts_total`,
+      help: 'Turn-state token or response id pointing at another account than the session binding (the anchor wins).',
+      labelNames: ['source'],
+      registers,
+    });
+    this.bindingsWritten = new Counter({ name: `${prefix}bindings_written_total`, help: 'Bindings written, by kind and mode.', labelNames: ['kind', 'mode'], registers });
+    this.bindingRaces = new Counter({ name: `${prefix}binding_races_total`, help: 'New sessions that lost a first-writer-wins race and followed the winner.', registers });
+    this.upstreamResponses = new Counter({ name: `${prefix}upstream_responses_total`, help: 'Upstream responses seen, by account and status class.', labelNames: ['account', 'status_class'], registers });
+    this.cooldowns = new Counter({ name: `${prefix}cooldowns_total`, help: 'Accounts put in cooldown (429 / usage limit).', labelNames: ['account'], registers });
+    this.inputTokens = new Counter({ name: `${prefix}input_tokens_total`, help: 'Input tokens reported by upstream usage.', labelNames: ['account'], registers });
+    this.cachedTokens = new Counter({ name: `${prefix}cached_tokens_total`, help: 'Cached input tokens reported by upstream usage.', labelNames: ['account'], registers });
+    this.bodyScanFailures = new Counter({ name: `${prefix}body_scan_failures_total`, help: 'Request bodies routed by headers only.', labelNames: ['reason'], registers });
+    this.phaseErrors = new Counter({ name: `${prefix}phase_errors_total`, help: 'Processor errors answered with continue.', labelNames: ['phase'], registers });
+    this.invalidHeaders = new Counter({ name: `${prefix}invalid_headers_dropped_total`, help: 'Header mutations dropped for invalid names or values.', registers });
+    this.streams = new Gauge({ name: `${prefix}open_streams`, help: 'Open ext_proc streams.', registers });
+    this.inFlight = new Gauge({ name: `${prefix}in_flight_requests`, help: 'Routed requests not finished, by account.', labelNames: ['account'], registers });
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix });
+  }
+}

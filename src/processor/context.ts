@@ -1,0 +1,20 @@
+import type { AccountDirectory } from '../accounts/account.js';
+import type { AccountStateTable } from '../accounts/health.js';
+import type { BindingStore } from '../bindings/store.js';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../logging/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { TieBreaker } from '../routing/select.js';
+
+/** What every request's processor shares: configuration, state and the edges. */
+export interface ProcessorContext {
+  readonly config: Config;
+  readonly directory: AccountDirectory;
+  readonly accountState: AccountStateTable;
+  readonly store: BindingStore;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly tieBreaker: TieBreaker;
+  readonly clock: () => number;
+  readonly inferencePaths: ReadonlySet<string>;
+}

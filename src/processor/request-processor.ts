@@ -1,0 +1,223 @@
+import type { Account, Pool } from '../accounts/account.js';
+import type { BindingScope } from '../bindings/binding.js';
+import { JsonScanError, scanJsonBody, type BodyScan } from '../body/json-scan.js';
+import type { RequestProcessor } from '../extproc/stream.js';
+import { CONTINUE, type HeaderChanges, type PhaseAnswer } from '../extproc/phase-answer.js';
+import { isWebSocketUpgrade, pathWithoutQuery, type RequestView } from '../request/request-view.js';
+import type { RouteDecision } from '../routing/decide.js';
+import { factsFromResponseObject } from '../responses/response-facts.js';
+import { SseInspector } from '../responses/sse-inspector.js';
+import { cooldownUntil } from '../responses/upstream-limits.js';
+import { extractSignals, TURN_STATE_HEADER } from '../signals/signals.js';
+import type { ProcessorContext } from './context.js';
+import { openAiError } from './errors.js';
+import { learnResponseFacts, learnTurnState } from './learn-response.js';
+import { routeRequest } from './route-request.js';
+import { requestScope } from './scope.js';
+
+type ResponseInspection = { kind: 'none' } | { kind: 'sse'; inspector: SseInspector } | { kind: 'json'; chunks: Buffer[]; size: number };
+
+const JSON_CONTENT_TYPE = /^application\/(?:[\w.+-]*\+)?json\b/i;
+
+function statusClass(status: number): string {
+  return Number.isFinite(status) && status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'other';
+}
+
+/**
+ * The phases of one HTTP request. Holds the request's own state between
+ * phases; decisions come from routing/decide.ts, I/O from the context.
+ */
+export class AffinityRequestProcessor implements RequestProcessor {
+  private view: RequestView | undefined;
+  private scope: BindingScope | undefined;
+  private pool: Pool | undefined;
+  private routed: RouteDecision | undefined;
+  private decided = false;
+  private inspection: ResponseInspection = { kind: 'none' };
+  private accountCounted: string | undefined;
+
+  constructor(private readonly context: ProcessorContext) {}
+
+  async requestHeaders(headers: Map<string, string>, endOfStream: boolean): Promise<PhaseAnswer> {
+    const { config, metrics } = this.context;
+    const clusterHeader = config.routing.clusterHeader;
+    const view: RequestView = {
+      method: (headers.get(':method') ?? '').toUpperCase(),
+      path: pathWithoutQuery(headers.get(':path') ?? ''),
+      headers,
+      endOfStream,
+    };
+    const upgrade = isWebSocketUpgrade(view);
+    const inference = this.context.inferencePaths.has(view.path) && (view.method === 'POST' || (upgrade && view.method === 'GET'));
+    if (!inference) {
+      metrics.passThrough.inc({ reason: 'not_inference' });
+      this.decided = true;
+      // Not ours: no body buffering, no response processing. A client-sent
+      // cluster header must not steer Envoy to an account either.
+      const passThrough: PhaseAnswer = { modeOverride: { requestBody: 'NONE', responseBody: 'NONE', responseHeaders: 'SKIP' } };
+      if (!headers.has(clusterHeader)) return passThrough;
+      return { ...passThrough, headers: { set: [], remove: [clusterHeader] }, clearRouteCache: true };
+    }
+    this.view = view;
+    this.scope = requestScope(headers, config.routing);
+    const pool = this.context.directory.pools.get(this.scope.pool);
+    if (!pool) {
+      this.decided = true;
+      metrics.rejections.inc({ code: 'pool_not_found' });
+      return { immediate: openAiError(403, 'pool_not_found', 'The pool named by this request is not configured.') };
+    }
+    this.pool = pool;
+    if (endOfStream || upgrade) {
+      // No body will come (or, for an upgrade, the request stream never ends):
+      // decide on headers now, and for an upgrade turn the request body off so
+      // Envoy does not wait for a body that never ends.
+      const answer = await this.decide(undefined);
+      return upgrade && !answer.immediate ? { ...answer, modeOverride: { requestBody: 'NONE', responseBody: 'NONE' } } : answer;
+    }
+    return CONTINUE;
+  }
+
+  async requestBody(body: Buffer, _endOfStream: boolean): Promise<PhaseAnswer> {
+    if (this.decided || !this.view) return CONTINUE;
+    // In BUFFERED mode this is the whole body; in a partial mode only the first
+    // answer can still change headers, so the decision is taken here either way.
+    return this.decide(this.scanBody(body, _endOfStream));
+  }
+
+  private scanBody(body: Buffer, endOfStream: boolean): { buffer: Buffer; scan: BodyScan } | undefined {
+    const { metrics } = this.context;
+    const headers = this.view!.headers;
+    const encoding = headers.get('content-encoding')?.trim().toLowerCase();
+    if (encoding && encoding !== 'identity') {
+      metrics.bodyScanFailures.inc({ reason: 'content_encoding' });
+      return undefined;
+    }
+    const contentType = headers.get('content-type');
+    if (contentType !== undefined && !JSON_CONTENT_TYPE.test(contentType.trim())) {
+      metrics.bodyScanFailures.inc({ reason: 'content_type' });
+      return undefined;
+    }
+    if (!endOfStream) {
+      metrics.bodyScanFailures.inc({ reason: 'partial_body' });
+      return undefined;
+    }
+    if (body.length === 0) return undefined;
+    try {
+      return { buffer: body, scan: scanJsonBody(body) };
+    } catch (error) {
+      if (!(error instanceof JsonScanError)) throw error;
+      metrics.bodyScanFailures.inc({ reason: 'malformed_json' });
+      return undefined;
+    }
+  }
+
+  private async decide(body: { buffer: Buffer; scan: BodyScan } | undefined): Promise<PhaseAnswer> {
+    this.decided = true;
+    const { config, metrics, logger } = this.context;
+    const view = this.view!;
+    const pool = this.pool!;
+    const signals = extractSignals(view.headers, body);
+    const { decision } = await routeRequest(this.context, pool, this.scope!, signals, body);
+    if (decision.kind === 'reject') {
+      metrics.rejections.inc({ code: decision.code });
+      logger.warn({ pool: pool.name, code: decision.code, source: decision.source }, 'request rejected');
+      return { immediate: openAiError(decision.status, decision.code, decision.message) };
+    }
+    this.routed = decision;
+    const account = decision.account;
+    this.context.accountState.requestStarted(account.name);
+    this.accountCounted = account.name;
+    metrics.inFlight.inc({ account: account.name });
+    metrics.requests.inc({ pool: pool.name, strength: decision.strength, source: decision.source, outcome: decision.outcome, account: account.name });
+    if (decision.anchorConflict) {
+      metrics.anchorConflicts.inc({ source: decision.source });
+      logger.info({ account: account.name, source: decision.source }, 'anchor overrides session binding');
+    }
+    const set: Array<readonly [string, string]> = [[config.routing.clusterHeader, account.cluster]];
+    if (config.routing.retryGuard && decision.strength === 'hard') set.push(['x-envoy-max-retries', '0']);
+    const headers: HeaderChanges = { set, remove: [] };
+    return {
+      headers,
+      clearRouteCache: true,
+      dynamicMetadata: {
+        [config.routing.metadataNamespace]: {
+          account: account.name,
+          domain: account.domain,
+          strength: decision.strength,
+          source: decision.source,
+          outcome: decision.outcome,
+        },
+      },
+    };
+  }
+
+  async responseHeaders(headers: Map<string, string>, endOfStream: boolean): Promise<PhaseAnswer> {
+    const decision = this.routed;
+    if (!decision) return CONTINUE;
+    const { config, metrics, accountState, clock } = this.context;
+    const account: Account = decision.account;
+    const status = Number(headers.get(':status'));
+    metrics.upstreamResponses.inc({ account: account.name, status_class: statusClass(status) });
+    const now = clock();
+    if (status === 429) {
+      accountState.coolDown(account.name, cooldownUntil(headers, now) ?? now + config.health.defaultCooldown);
+      metrics.cooldowns.inc({ account: account.name });
+    } else if (status >= 500) {
+      accountState.recordFailure(account.name, now);
+    } else if ((status >= 200 && status < 300) || status === 101) {
+      accountState.recordSuccess(account.name);
+      const token = headers.get(TURN_STATE_HEADER)?.trim();
+      if (token && token.length <= 1024) await learnTurnState(this.context, this.scope!, account, token);
+    }
+    if (status < 200 || status >= 300 || endOfStream || !config.responses.learnResponseIds) return CONTINUE;
+    const contentType = headers.get('content-type') ?? '';
+    if (contentType.toLowerCase().startsWith('text/event-stream')) {
+      this.inspection = { kind: 'sse', inspector: new SseInspector() };
+      return { modeOverride: { requestBody: 'BUFFERED', responseBody: 'STREAMED' } };
+    }
+    if (JSON_CONTENT_TYPE.test(contentType)) {
+      const length = Number(headers.get('content-length'));
+      if (Number.isFinite(length) && length > config.responses.maxInspectBytes) return CONTINUE;
+      this.inspection = { kind: 'json', chunks: [], size: 0 };
+      return { modeOverride: { requestBody: 'BUFFERED', responseBody: 'BUFFERED' } };
+    }
+    return CONTINUE;
+  }
+
+  async responseBody(body: Buffer, endOfStream: boolean): Promise<PhaseAnswer> {
+    const inspection = this.inspection;
+    const decision = this.routed;
+    if (!decision || inspection.kind === 'none') return CONTINUE;
+    if (inspection.kind === 'sse') {
+      for (const facts of inspection.inspector.push(body)) {
+        await learnResponseFacts(this.context, this.scope!, decision.account, facts);
+      }
+      if (inspection.inspector.finished) this.inspection = { kind: 'none' };
+      return CONTINUE;
+    }
+    inspection.chunks.push(body);
+    inspection.size += body.length;
+    if (inspection.size > this.context.config.responses.maxInspectBytes) {
+      this.inspection = { kind: 'none' };
+      return CONTINUE;
+    }
+    if (!endOfStream) return CONTINUE;
+    this.inspection = { kind: 'none' };
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(Buffer.concat(inspection.chunks).toString('utf8'));
+    } catch {
+      return CONTINUE;
+    }
+    await learnResponseFacts(this.context, this.scope!, decision.account, factsFromResponseObject(parsed));
+    return CONTINUE;
+  }
+
+  finish(): void {
+    if (this.accountCounted !== undefined) {
+      this.context.accountState.requestFinished(this.accountCounted);
+      this.context.metrics.inFlight.dec({ account: this.accountCounted });
+      this.accountCounted = undefined;
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import { StringDecoder } from 'node:string_decoder';
+import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
+import { factsFromResponseObject, type ResponseFacts } from './response-facts.js';
+
+const FINAL_EVENTS = new Set(['response.completed', 'response.incomplete', 'response.failed', 'response.done']);
+const INTERESTING_EVENTS = new Set(['response.created', ...FINAL_EVENTS]);
+
+/**
+ * Reads a Responses SSE stream chunk by chunk, without holding it: reports the
+ * response id as soon as response.created arrives and the final facts (item
+ * ids, usage) at the final event, then stops parsing.
+ */
+export class SseInspector {
+  private readonly parser: EventSourceParser;
+  private done = false;
+  // Chunks may split a multi-byte character; the decoder carries it over.
+  private readonly decoder = new StringDecoder('utf8');
+  private readonly pending: ResponseFacts[] = [];
+
+  constructor() {
+    this.parser = createParser({ onEvent: (event) => this.onEvent(event) });
+  }
+
+  get finished(): boolean {
+    return this.done;
+  }
+
+  /** Feeds one chunk; returns facts learned from it (possibly none). */
+  push(chunk: Buffer): ResponseFacts[] {
+    if (this.done) return [];
+    this.parser.feed(this.decoder.write(chunk));
+    return this.pending.splice(0, this.pending.length);
+  }
+
+  private onEvent(event: EventSourceMessage): void {
+    if (this.done) return;
+    let type = event.event;
+    if (type !== undefined && !INTERESTING_EVENTS.has(type)) return;
+    let data: { type?: unknown; response?: unknown };
+    try {
+      data = JSON.parse(event.data) as typeof data;
+    } catch {
+      return;
+    }
+    if (type === undefined) {
+      type = typeof data.type === 'string' ? data.type : undefined;
+      if (type === undefined || !INTERESTING_EVENTS.has(type)) return;
+    }
+    this.pending.push(factsFromResponseObject(data.response));
+    if (FINAL_EVENTS.has(type)) this.done = true;
+  }
+}

@@ -1,0 +1,82 @@
+import type { Account } from '../accounts/account.js';
+import type { AccountHealthView, HealthPolicy } from '../accounts/health.js';
+import { isUsable } from '../accounts/health.js';
+
+/** An account with its current state, as the selection pipeline sees it. */
+export interface Candidate {
+  readonly account: Account;
+  readonly health: AccountHealthView;
+}
+
+/** Chooses among equally good accounts; the edge keeps its state (weighted round robin). */
+export type TieBreaker = (tied: readonly Account[]) => Account;
+
+export interface SelectionContext {
+  readonly now: number;
+  readonly policy: HealthPolicy;
+  readonly tieBreaker: TieBreaker;
+}
+
+// Filters: each narrows the candidates.
+export const inDomain = (domain: string) => (candidate: Candidate) => candidate.account.domain === domain;
+export const usableAt = (context: SelectionContext) => (candidate: Candidate) => isUsable(candidate.health, context.policy, context.now);
+export const notAccount = (name: string) => (candidate: Candidate) => candidate.account.name !== name;
+
+/** Load per unit of weight if this request were added. Lower is better. */
+export function loadScore(candidate: Candidate): number {
+  return (candidate.health.inFlight + 1) / candidate.account.weight;
+}
+
+/** Picks the least loaded candidate by weight; ties go to the tie breaker. */
+export function pickLeastLoaded(candidates: readonly Candidate[], context: SelectionContext): Account | undefined {
+  if (candidates.length === 0) return undefined;
+  let best = Number.POSITIVE_INFINITY;
+  let tied: Account[] = [];
+  for (const candidate of candidates) {
+    const score = loadScore(candidate);
+    if (score < best - 1e-9) {
+      best = score;
+      tied = [candidate.account];
+    } else if (Math.abs(score - best) <= 1e-9) {
+      tied.push(candidate.account);
+    }
+  }
+  return tied.length === 1 ? tied[0] : context.tieBreaker(tied);
+}
+
+/** A new session's account: usable accounts only (optionally inside one domain). */
+export function selectNewAccount(
+  candidates: readonly Candidate[],
+  context: SelectionContext,
+  filters: ReadonlyArray<(candidate: Candidate) => boolean> = [],
+): Account | undefined {
+  const usable = usableAt(context);
+  return pickLeastLoaded(
+    candidates.filter((candidate) => usable(candidate) && filters.every((filter) => filter(candidate))),
+    context,
+  );
+}
+
+/**
+ * Smooth weighted round robin over whichever accounts are tied: spreads new
+ * sessions in proportion to weight when load alone does not decide.
+ */
+export function createWeightedRoundRobin(): TieBreaker {
+  const current = new Map<string, number>();
+  return (tied) => {
+    let total = 0;
+    let chosen: Account | undefined;
+    let chosenWeight = Number.NEGATIVE_INFINITY;
+    for (const account of tied) {
+      const weight = (current.get(account.name) ?? 0) + account.weight;
+      current.set(account.name, weight);
+      total += account.weight;
+      if (weight > chosenWeight) {
+        chosenWeight = weight;
+        chosen = account;
+      }
+    }
+    current.set(chosen!.name, chosenWeight - total);
+    return chosen!;
+  };
+}

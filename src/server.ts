@@ -1,0 +1,131 @@
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { buildAccountDirectory } from './accounts/account.js';
+import { AccountStateTable } from './accounts/health.js';
+import { createAdminServer } from './admin/http-server.js';
+import { MemoryBindingStore } from './bindings/memory-store.js';
+import type { BindingStore } from './bindings/store.js';
+import type { Config } from './config/schema.js';
+import { loadExternalProcessor } from './extproc/proto.js';
+import { serveProcessStream } from './extproc/stream.js';
+import type { WireProcessingRequest, WireProcessingResponse } from './extproc/wire-types.js';
+import { createLogger, type Logger } from './logging/logger.js';
+import { Metrics } from './metrics/metrics.js';
+import type { ProcessorContext } from './processor/context.js';
+import { AffinityRequestProcessor } from './processor/request-processor.js';
+import { createWeightedRoundRobin } from './routing/select.js';
+
+export interface ServerOptions {
+  readonly logger?: Logger;
+  readonly clock?: () => number;
+  readonly store?: BindingStore;
+  readonly defaultMetrics?: boolean;
+}
+
+export interface RunningServer {
+  readonly grpcAddress: string;
+  readonly grpcPort: number;
+  readonly httpAddress: string;
+  readonly httpPort: number;
+  readonly context: ProcessorContext;
+  /** Stops accepting, lets open streams finish within the grace period, then closes. */
+  stop(graceMilliseconds?: number): Promise<void>;
+}
+
+function createStore(config: Config, clock: () => number): BindingStore {
+  if (config.store.kind === 'memory') return new MemoryBindingStore({ maxEntries: config.store.maxEntries, now: clock });
+  throw new Error('store.kind "redis" is not available in this build yet; use { kind: memory }');
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
+  const clock = options.clock ?? Date.now;
+  const logger = options.logger ?? createLogger(config.logging.level);
+  const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? false });
+  const store = options.store ?? createStore(config, clock);
+  const context: ProcessorContext = {
+    config,
+    directory: buildAccountDirectory(config),
+    accountState: new AccountStateTable({
+      failureWindowMilliseconds: config.health.failureWindow,
+      failureThreshold: config.health.failureThreshold,
+    }),
+    store,
+    metrics,
+    logger,
+    tieBreaker: createWeightedRoundRobin(),
+    clock,
+    inferencePaths: new Set(config.routing.inferencePaths),
+  };
+
+  const definition = loadExternalProcessor();
+  const grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024 });
+  grpcServer.addService(definition.service, {
+    Process: (call: grpc.ServerDuplexStream<WireProcessingRequest, WireProcessingResponse>) =>
+      serveProcessStream(call, {
+        createProcessor: () => new AffinityRequestProcessor(context),
+        onPhaseError: (phase, error) => {
+          metrics.phaseErrors.inc({ phase });
+          logger.error({ phase, err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) }, 'processor phase failed; request continues unmodified');
+        },
+        onInvalidHeader: () => metrics.invalidHeaders.inc(),
+        onStreamError: (error) => logger.debug({ message: error.message }, 'ext_proc stream error'),
+        onStreamStart: () => metrics.streams.inc(),
+        onStreamEnd: () => metrics.streams.dec(),
+      }),
+  });
+  const health = new HealthImplementation({ '': 'SERVING', 'envoy.service.ext_proc.v3.ExternalProcessor': 'SERVING' });
+  health.addToServer(grpcServer);
+
+  const grpcPort = await new Promise<number>((resolve, reject) => {
+    grpcServer.bindAsync(`${hostForUrl(config.grpc.host)}:${config.grpc.port}`, grpc.ServerCredentials.createInsecure(), (error, port) =>
+      error ? reject(error) : resolve(port),
+    );
+  });
+
+  let draining = false;
+  const http: HttpServer = createAdminServer(metrics, { ready: () => !draining });
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(config.http.port, config.http.host, () => resolve());
+  });
+  const httpPort = (http.address() as AddressInfo).port;
+
+  let stopping: Promise<void> | undefined;
+  const stop = (graceMilliseconds = config.shutdown.grace): Promise<void> => {
+    stopping ??= (async () => {
+      draining = true;
+      health.setStatus('', 'NOT_SERVING');
+      health.setStatus('envoy.service.ext_proc.v3.ExternalProcessor', 'NOT_SERVING');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          grpcServer.forceShutdown();
+          resolve();
+        }, graceMilliseconds);
+        timer.unref();
+        grpcServer.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+      http.closeAllConnections?.();
+      await store.close();
+    })();
+    return stopping;
+  };
+
+  return {
+    grpcAddress: `${hostForUrl(config.grpc.host)}:${grpcPort}`,
+    grpcPort,
+    httpAddress: `http://${hostForUrl(config.http.host)}:${httpPort}`,
+    httpPort,
+    context,
+    stop,
+  };
+}
