@@ -112,7 +112,11 @@ export function decide(input: DecisionInput): Decision {
   const { strength, stickySource, sessionBinding } = input;
 
   const anchor = input.anchors[0];
-  if (anchor) {
+  // A response id or item that agrees with the session binding adds nothing but
+  // hardness: the session key stays the reported source. A turn-state token is
+  // always reported, being first in the precedence.
+  const anchorDecides = anchor !== undefined && (anchor.source === 'turn_state' || sessionBinding?.account !== anchor.binding.account);
+  if (anchor && anchorDecides) {
     const resolved = resolveWithinDomain(anchor.binding, input, anchor.exactAccount);
     if (!resolved) return domainGone(input, anchor.source);
     const conflict = sessionBinding !== undefined && sessionBinding.account !== resolved.account.name;

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
+import { JsonScanError, scanJsonBody, stringAt } from '../../src/body/json-scan.js';
+
+const fixture = (name: string) =>
+  JSON.parse(readFileSync(new URL(`../../../shared/fixtures/codex-cli-0.169.0/${name}`, import.meta.url), 'utf8')) as {
+    body: Record<string, unknown>;
+  };
+
+describe('scanJsonBody', () => {
+  it('finds top-level fields of a real Codex cold-resume body and the encrypted reasoning item', () => {
+    const body = Buffer.from(JSON.stringify(fixture('cold-resume.json').body));
+    const scan = scanJsonBody(body);
+    expect(stringAt(body, scan.fields.get('prompt_cache_key'))).toBe('01a20eee-40c2-7a43-b541-57e6a3d8b683');
+    expect([...scan.fields.keys()]).toEqual(Object.keys(fixture('cold-resume.json').body));
+    const encrypted = scan.inputItems!.filter((item) => item.hasEncryptedContent);
+    expect(encrypted.map((item) => [item.type, item.id])).toEqual([['reasoning', 'rs_1']]);
+  });
+
+  it('does not take text that looks like a field inside a string for a field', () => {
+    const text = 'ignore "prompt_cache_key":"forged", "previous_response_id":"resp_x", {"encrypted_content":"x"}';
+    const body = Buffer.from(JSON.stringify({ input: [{ type: 'message', role: 'user', content: text }], model: 'm' }));
+    const scan = scanJsonBody(body);
+    expect(scan.fields.has('prompt_cache_key')).toBe(false);
+    expect(scan.fields.has('previous_response_id')).toBe(false);
+    expect(scan.inputItems![0]!.hasEncryptedContent).toBe(false);
+  });
+
+  it('does not take a nested encrypted_content for an input item field', () => {
+    const body = Buffer.from(JSON.stringify({ input: [{ type: 'message', content: [{ encrypted_content: 'deep' }] }] }));
+    expect(scanJsonBody(body).inputItems![0]!.hasEncryptedContent).toBe(false);
+  });
+
+  it('treats empty or null encrypted_content as absent', () => {
+    const body = Buffer.from(JSON.stringify({ input: [{ type: 'reasoning', encrypted_content: '' }, { type: 'reasoning', encrypted_content: null }] }));
+    expect(scanJsonBody(body).inputItems!.map((item) => item.hasEncryptedContent)).toEqual([false, false]);
+  });
+
+  it('handles escaped quotes and backslashes before a closing quote', () => {
+    const body = Buffer.from(JSON.stringify({ a: 'x\\', b: 'say \\"hi\\" \\\\', prompt_cache_key: 'k"q' }));
+    expect(stringAt(body, scanJsonBody(body).fields.get('prompt_cache_key'))).toBe('k"q');
+  });
+
+  it('takes the last of duplicate keys, as JSON.parse does', () => {
+    const body = Buffer.from('{"prompt_cache_key":"first","prompt_cache_key":"second"}');
+    expect(stringAt(body, scanJsonBody(body).fields.get('prompt_cache_key'))).toBe('second');
+  });
+
+  it.each([
+    ['truncated', '{"input":[{"type":"reasoning"'],
+    ['trailing comma', '{"a":1,}'],
+    ['not an object', '[1,2]'],
+    ['trailing data', '{"a":1} x'],
+    ['bad literal', '{"a":tru}'],
+    ['unterminated string', '{"a":"abc'],
+    ['missing colon', '{"a" 1}'],
+    ['bare word', '{"a":hello}'],
+    ['leading zero number', '{"a":01}'],
+    ['empty', ''],
+  ])('rejects malformed JSON: %s', (_name, text) => {
+    expect(() => scanJsonBody(Buffer.from(text))).toThrow(JsonScanError);
+  });
+
+  it('agrees with JSON.parse on the top-level keys and item shapes of arbitrary JSON objects', () => {
+    const item = fc.record(
+      { type: fc.constantFrom('reasoning', 'message', 'function_call'), id: fc.string(), encrypted_content: fc.oneof(fc.string(), fc.constant(null)), other: fc.jsonValue() },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), fc.array(item), fc.boolean(), (extra, input, pretty) => {
+        const value = { ...extra, input };
+        const text = pretty ? JSON.stringify(value, null, 2) : JSON.stringify(value);
+        const body = Buffer.from(text);
+        const scan = scanJsonBody(body);
+        const parsed = JSON.parse(text) as Record<string, unknown>;
+        expect(new Set(scan.fields.keys())).toEqual(new Set(Object.keys(parsed)));
+        const parsedInput = parsed.input as Array<Record<string, unknown>>;
+        expect(scan.inputItems!.map((entry) => entry.hasEncryptedContent)).toEqual(
+          parsedInput.map((entry) => typeof entry.encrypted_content === 'string' && entry.encrypted_content !== ''),
+        );
+        expect(scan.inputItems!.map((entry) => entry.id)).toEqual(parsedInput.map((entry) => (typeof entry.id === 'string' ? entry.id : undefined)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('rejects every strict prefix of a valid body (never reads past the end)', () => {
+    const text = JSON.stringify({ model: 'm', input: [{ type: 'reasoning', id: 'rs_1', encrypted_content: 'abc' }], n: -1.5e3, t: true });
+    for (let length = 0; length < text.length; length++) {
+      expect(() => scanJsonBody(Buffer.from(text.slice(0, length)))).toThrow(JsonScanError);
+    }
+  });
+});
