@@ -111,7 +111,7 @@ export class ExtProcFilter {
     if (!fields) return;
     for (const [ns, v] of Object.entries(fields)) {
       if (!this.o.config.receiving_namespaces.includes(ns)) continue;
-      const val = v.kind === 'struct_value' ? (valueToJs(v) as Record<string, unknown>) : {};
+      const val = v.kind === 'structValue' ? (valueToJs(v) as Record<string, unknown>) : {};
       this.o.record.dynamic_metadata[ns] = { ...(this.o.record.dynamic_metadata[ns] ?? {}), ...val };
     }
   }

@@ -57,12 +57,16 @@ export interface ProcessingModeMsg {
   request_trailer_mode?: HeaderSendMode;
   response_trailer_mode?: HeaderSendMode;
 }
-/** google.protobuf.Struct as decoded with oneofs:true (Value has a `kind` discriminator). */
+/**
+ * google.protobuf.Struct as decoded with oneofs:true. NB: proto-loader takes the well-known
+ * types from protobufjs's bundled definitions, whose Value fields are camelCase
+ * (nullValue, numberValue, stringValue, boolValue, structValue, listValue) even with keepCase.
+ */
 export interface StructMsg { fields?: Record<string, ValueMsg> }
 export interface ValueMsg {
   kind?: string;
-  null_value?: unknown; number_value?: number; string_value?: string; bool_value?: boolean;
-  struct_value?: StructMsg; list_value?: { values?: ValueMsg[] };
+  nullValue?: unknown; numberValue?: number; stringValue?: string; boolValue?: boolean;
+  structValue?: StructMsg; listValue?: { values?: ValueMsg[] };
 }
 export type ResponseKind =
   | 'request_headers' | 'response_headers' | 'request_body' | 'response_body'
@@ -126,11 +130,11 @@ export function loadExtProc(): {
 export function valueToJs(v: ValueMsg | undefined): unknown {
   if (!v) return null;
   switch (v.kind) {
-    case 'number_value': return v.number_value;
-    case 'string_value': return v.string_value;
-    case 'bool_value': return v.bool_value;
-    case 'struct_value': return structToJs(v.struct_value);
-    case 'list_value': return (v.list_value?.values ?? []).map(valueToJs);
+    case 'numberValue': return v.numberValue;
+    case 'stringValue': return v.stringValue;
+    case 'boolValue': return v.boolValue;
+    case 'structValue': return structToJs(v.structValue);
+    case 'listValue': return (v.listValue?.values ?? []).map(valueToJs);
     default: return null;
   }
 }
@@ -140,12 +144,12 @@ export function structToJs(s: StructMsg | undefined): Record<string, unknown> {
   return out;
 }
 export function jsToValue(x: unknown): ValueMsg {
-  if (x === null || x === undefined) return { null_value: 'NULL_VALUE' };
-  if (typeof x === 'number') return { number_value: x };
-  if (typeof x === 'string') return { string_value: x };
-  if (typeof x === 'boolean') return { bool_value: x };
-  if (Array.isArray(x)) return { list_value: { values: x.map(jsToValue) } };
-  return { struct_value: jsToStruct(x as Record<string, unknown>) };
+  if (x === null || x === undefined) return { nullValue: 'NULL_VALUE' };
+  if (typeof x === 'number') return { numberValue: x };
+  if (typeof x === 'string') return { stringValue: x };
+  if (typeof x === 'boolean') return { boolValue: x };
+  if (Array.isArray(x)) return { listValue: { values: x.map(jsToValue) } };
+  return { structValue: jsToStruct(x as Record<string, unknown>) };
 }
 export function jsToStruct(o: Record<string, unknown>): StructMsg {
   const fields: Record<string, ValueMsg> = {};

@@ -11,7 +11,9 @@ export type Action =
   | { action: 'close_ok' }
   | { action: 'grpc_error'; code: grpc.status; details?: string }
   | { action: 'none' }
-  | { action: 'raw'; messages: ProcessingResponse[] };
+  | { action: 'raw'; messages: ProcessingResponse[] }
+  /** several messages, each after its own delay (e.g. override_message_timeout, then the answer) */
+  | { action: 'sequence'; steps: Array<{ after_ms?: number; send: ProcessingResponse }> };
 
 export interface StreamLog {
   received: ProcessingRequest[];
@@ -75,6 +77,12 @@ export async function startScriptedProcessor(script: Script = {}): Promise<Scrip
               return;
             case 'raw':
               for (const m of a.messages) send(m);
+              return;
+            case 'sequence':
+              for (const st of a.steps) {
+                if (st.after_ms) await new Promise((r) => setTimeout(r, st.after_ms));
+                send(st.send);
+              }
               return;
             case 'none':
               return;
