@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { readFileSync } from 'node:fs';
 import { JsonScanError, scanJsonBody, stringAt } from '../../src/body/json-scan.js';
-
-const fixture = (name: string) =>
-  JSON.parse(readFileSync(new URL(`../../../shared/fixtures/codex-cli-0.169.0/${name}`, import.meta.url), 'utf8')) as {
-    body: Record<string, unknown>;
-  };
+import { codexFixture as fixture } from '../support/fixtures.js';
 
 describe('scanJsonBody', () => {
   it('finds top-level fields of a real Codex cold-resume body and the encrypted reasoning item', () => {

@@ -7,9 +7,9 @@ export interface CapturedRequest {
   body: Record<string, unknown>;
 }
 
-const FIXTURES = new URL('../../../shared/fixtures/codex-cli-0.169.0/', import.meta.url);
+const FIXTURES = new URL('../fixtures/codex-cli-0.169.0/', import.meta.url);
 
-/** What Codex CLI 0.169.0 really sent (shared/fixtures). */
+/** What Codex CLI 0.169.0 really sent (test/fixtures, copied from shared/fixtures). */
 export function codexFixture(name: 'first-turn.json' | 'cold-resume.json'): CapturedRequest {
   return JSON.parse(readFileSync(new URL(name, FIXTURES), 'utf8')) as CapturedRequest;
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { buildCodexRequest, initialHistory, sampleCodexRequest, userMessage } from './codex-request.js';
 import { createRng } from './rng.js';
 
-const FIXTURES = new URL('../../../shared/fixtures/codex-cli-0.169.0/', import.meta.url);
+const FIXTURES = new URL('../fixtures/codex-cli-0.169.0/', import.meta.url);
 const load = (name: string) => JSON.parse(readFileSync(new URL(name, FIXTURES), 'utf8')) as { headers: Record<string, string>; body: Record<string, unknown> };
 
 function sample(seed: number, extra: Partial<Parameters<typeof buildCodexRequest>[0]> = {}) {
