@@ -154,7 +154,7 @@ export function decide(input: DecisionInput): Decision {
         kind: 'route',
         account,
         strength: strength === 'none' ? 'soft' : strength,
-        source: stickySource ?? 'parent_thread',
+        source: 'parent_thread',
         outcome: 'parent',
         sessionWrite: stickySource === undefined ? 'none' : 'create',
         anchorConflict: false,

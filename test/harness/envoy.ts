@@ -348,7 +348,11 @@ async function handleRequest(ctx: Ctx, log: RequestRecord[], req: http.IncomingM
       }
     } else if (!endOfStream) body = (await bodyP).body;
     const out = await routeRequest(ctx, rec, rr, headers, body);
-    await respond(res, rec, method, f, out);
+    try {
+      await respond(res, rec, method, f, out);
+    } finally {
+      if (out.kind === 'upstream') out.filter?.finish();
+    }
   } catch (err) {
     if (!res.headersSent) sendLocal(res, rec, localReply(500, String(err), 'harness_error', 'hcm'));
     else res.destroy();

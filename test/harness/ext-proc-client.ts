@@ -115,7 +115,6 @@ export class ExtProcStream {
       this.timer = setTimeout(() => this.onTimeout(), ms);
       return;
     }
-    this.stats.inc('stream_msgs_received_raw');
     this.resolve({ type: 'response', msg });
   }
 

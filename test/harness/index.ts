@@ -10,3 +10,5 @@ export { Stats, STAT_NAMES, type RequestRecord, type AttemptRecord, type StatNam
 export { Headers } from './headers.js';
 export { MutationChecker, applyHeaderMutation, headerNameIsValid, headerValueIsValid } from './mutations.js';
 export { loadExtProc, structToJs, jsToStruct, type ProcessingRequest, type ProcessingResponse } from './proto.js';
+export { startScriptedProcessor, respond, header, setRaw, continueFor, type Script, type Action, type ScriptedProcessor } from './scripted-processor.js';
+export { startTestUpstream, type TestUpstream, type TestUpstreamOptions } from './test-upstream.js';

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeAll, request, startStack } from './fixtures.js';
 import { respond } from './scripted-processor.js';
-import { jsToStruct } from './proto.js';
+import { jsToStruct, structToJs } from './proto.js';
 
 afterEach(closeAll);
 
@@ -142,5 +142,6 @@ describe('dynamic metadata (point 20)', () => {
     await request(envoy.url, { headers: { 'x-cluster': 'acct-a' }, body: 'x' });
     const ctx = proc.streams[0]!.received[1]!.metadata_context!.filter_metadata!;
     expect(Object.keys(ctx)).toEqual(['codex_affinity']);
+    expect(structToJs(ctx.codex_affinity)).toEqual({ account: 'acct-a' });
   });
 });

@@ -5,7 +5,6 @@ export const STAT_NAMES = [
   'streams_started',
   'stream_msgs_sent',
   'stream_msgs_received',
-  'stream_msgs_received_raw',
   'spurious_msgs_received',
   'streams_closed',
   'streams_failed',

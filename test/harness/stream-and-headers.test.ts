@@ -1,4 +1,5 @@
 // Stream shape, message order and HeaderMap encoding (shared/envoy-ext-proc.md points 1-3, 8, 9, 11).
+import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeAll, request, startStack } from './fixtures.js';
 import { header, respond } from './scripted-processor.js';
@@ -129,5 +130,27 @@ describe('ext_proc stream and headers', () => {
     await request(envoy.url, { headers: { 'x-cluster': 'acct-b' } });
     expect(proc.streams).toHaveLength(2);
     expect(envoy.log.map((l) => l.cluster)).toEqual(['acct-a', 'acct-b']);
+  });
+
+  it('point 3: trailers are sent only if the trailer mode is SEND and trailers are present', async () => {
+    const chunkedWithTrailers = (url: string) =>
+      new Promise<number>((resolve, reject) => {
+        const u = new URL(url);
+        const req = http.request({ host: u.hostname, port: u.port, method: 'POST', path: '/', agent: false, headers: { 'x-cluster': 'acct-a', 'transfer-encoding': 'chunked', trailer: 'x-checksum' } });
+        req.on('response', (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+        req.on('error', reject);
+        req.write('part1');
+        req.addTrailers({ 'x-checksum': 'abc' });
+        req.end();
+      });
+    const send = await startStack({ ext_proc: { processing_mode: { request_header_mode: 'SEND', response_header_mode: 'SKIP', request_body_mode: 'BUFFERED', request_trailer_mode: 'SEND' } } });
+    expect(await chunkedWithTrailers(send.envoy.url)).toBe(200);
+    expect(send.proc.kinds()).toEqual([['request_headers', 'request_body', 'request_trailers']]);
+    expect(send.proc.streams[0]!.received[1]!.request_body!.end_of_stream).toBe(false);
+    expect(header(send.proc.streams[0]!.received[2]!.request_trailers!.trailers, 'x-checksum')).toBe('abc');
+    await closeAll();
+    const skip = await startStack({ ext_proc: { processing_mode: { request_header_mode: 'SEND', response_header_mode: 'SKIP', request_body_mode: 'BUFFERED' } } });
+    expect(await chunkedWithTrailers(skip.envoy.url)).toBe(200);
+    expect(skip.proc.kinds()).toEqual([['request_headers', 'request_body']]);
   });
 });

@@ -128,10 +128,15 @@ describe('sub-agent threads', () => {
     for (let index = 0; index < 6; index++) {
       const child = codexRequest({ session: `child-${index}`, turn: 1, extraHeaders: { 'x-codex-parent-thread-id': 'parent-thread', 'x-openai-subagent': 'collab_spawn' } });
       const routed = await request(processor, child.headers, child.body);
-      expect([routed.cluster, routed.metadata.outcome, routed.metadata.strength]).toEqual([home.cluster, 'parent', 'soft']);
+      expect([routed.cluster, routed.metadata.outcome, routed.metadata.source, routed.metadata.strength]).toEqual([home.cluster, 'parent', 'parent_thread', 'soft']);
     }
     const fork = codexRequest({ session: 'fork-1', turn: 1, extraHeaders: { 'x-codex-forked-from-thread-id': 'parent-thread' } });
     expect((await request(processor, fork.headers, fork.body)).cluster).toBe(home.cluster);
+    // The child's own binding was created: its next turn is bound, no longer parent-decided.
+    const childAgain = codexRequest({ session: 'child-0', turn: 2 });
+    expect((await request(processor, childAgain.headers, childAgain.body)).metadata).toMatchObject({ outcome: 'bound', source: 'session_header' });
+    const metrics = await processor.server.context.metrics.registry.getSingleMetricAsString('codex_affinity_requests_total');
+    expect(metrics).toMatch(/source="parent_thread",outcome="parent"/);
   });
 
   it('a parent named only in client_metadata counts too', async () => {
@@ -141,5 +146,26 @@ describe('sub-agent threads', () => {
     const child = codexRequest({ session: 'meta-child', turn: 1 });
     const routed = await request(processor, child.headers, { ...child.body, client_metadata: { 'x-codex-parent-thread-id': 'meta-parent' } });
     expect(routed.cluster).toBe(home.cluster);
+  });
+});
+
+describe('content seed switch', () => {
+  it('routing.contentSeed: false leaves clients without session signals unbound', async () => {
+    processor = await startTestProcessor({ routing: { contentSeed: false } });
+    const body = { model: 'm', instructions: 'x', input: [{ type: 'message', role: 'user', content: 'same first message' }] };
+    const routed = await request(processor, { ':method': 'POST', ':path': '/v1/responses', 'content-type': 'application/json' }, body);
+    expect(routed.metadata).toMatchObject({ source: 'none', strength: 'none', outcome: 'unbound' });
+  });
+
+  it('with the default (on), the same conversation content keeps one account', async () => {
+    processor = await startTestProcessor();
+    const clusters = new Set<string>();
+    for (let turn = 0; turn < 6; turn++) {
+      const input = [{ type: 'message', role: 'user', content: 'same first message' }, ...Array.from({ length: turn }, (_, index) => ({ type: 'message', role: 'assistant', content: `reply ${index}` }))];
+      const routed = await request(processor, { ':method': 'POST', ':path': '/v1/responses', 'content-type': 'application/json' }, { model: 'm', input });
+      expect(routed.metadata.source).toBe('content_seed');
+      clusters.add(routed.cluster);
+    }
+    expect(clusters.size).toBe(1);
   });
 });

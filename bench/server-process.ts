@@ -1,0 +1,24 @@
+import { parseConfig } from '../src/config/load.js';
+import { createLogger } from '../src/logging/logger.js';
+import { startServer } from '../src/server.js';
+import { startNoopProcessor } from './noop-processor.js';
+
+/** Runs one processor in its own process (so client and server do not share a core's event loop). */
+const kind = process.argv[2];
+if (kind === 'noop') {
+  const noop = await startNoopProcessor();
+  process.stdout.write(`${JSON.stringify({ address: noop.address })}\n`);
+} else {
+  const config = parseConfig({
+    grpc: { host: '127.0.0.1', port: 0 },
+    http: { host: '127.0.0.1', port: 0 },
+    logging: { level: 'warn' },
+    accounts: [
+      { name: 'acct-a', cluster: 'cluster-a', domain: 'org-a' },
+      { name: 'acct-b', cluster: 'cluster-b', domain: 'org-b' },
+      { name: 'acct-c', cluster: 'cluster-c', domain: 'org-c' },
+    ],
+  });
+  const server = await startServer(config, { logger: createLogger('warn') });
+  process.stdout.write(`${JSON.stringify({ address: server.grpcAddress })}\n`);
+}
