@@ -31,7 +31,7 @@ describe('ext_proc stream contract', () => {
     expect(common.clear_route_cache).toBe(true);
     const option = common.header_mutation!.set_headers![0]!;
     expect(option.header.key).toBe('x-codex-affinity-cluster');
-    expect(option.header.value ?? '').toBe('');
+    expect((option.header as { value?: string }).value ?? '').toBe('');
     expect(Buffer.from(option.header.raw_value!).toString()).toMatch(/^cluster-[abc]$/);
     expect(option.append?.value).toBe(false);
     expect(common.body_mutation).toBeUndefined();

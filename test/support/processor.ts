@@ -42,7 +42,7 @@ export async function startTestProcessor(overrides: Partial<ConfigInput> = {}, o
   const clock = { now: 1_800_000_000_000 };
   const server = await startServer(config, { logger: createLogger('debug', sink), clock: () => clock.now, ...(options.store ? { store: options.store } : {}) });
   const { client: Client } = loadExternalProcessor();
-  const client = new Client(server.grpcAddress, grpc.credentials.createInsecure()) as TestProcessor['client'];
+  const client = new Client(server.grpcAddress, grpc.credentials.createInsecure()) as unknown as TestProcessor['client'];
   return {
     server,
     client,
