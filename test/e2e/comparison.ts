@@ -93,7 +93,7 @@ export async function runTopology(topology: Topology, scenario: Scenario, option
 }
 
 export function formatTable(rows: readonly ComparisonRow[]): string {
-  const header = ['scenario', 'topology', 'requests', 'sessions', 'failed', 'encrypted-content', 'prev-response', '429', 'other', 'cache hit', 'one account'];
+  const header = ['scenario', 'topology', 'requests', 'sessions', 'failed', 'encrypted-content', 'prev-response', '429', 'other', 'cache hit', 'one account*'];
   const lines = rows.map((row) => [
     row.scenario,
     row.topology === 'affinity' ? 'codex-affinity' : row.topology,

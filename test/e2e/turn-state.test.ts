@@ -1,0 +1,136 @@
+// Turn-state tokens end to end: ChatGPT-Codex-profile fake accounts issue x-codex-turn-state per
+// turn and reject a token they did not issue; the Codex workload replays the token on the
+// tool-call follow-ups of a turn. A binding store that keeps forgetting session bindings
+// mid-run (evictions) must not send a single token-carrying request to another account.
+import { describe, expect, it } from 'vitest';
+import type { Binding } from '../../src/bindings/binding.js';
+import { MemoryBindingStore } from '../../src/bindings/memory-store.js';
+import type { BindingStore } from '../../src/bindings/store.js';
+import { runCodexWorkload } from '../workload/index.js';
+import { startStack } from './stack.js';
+
+/** A store that can forget every session binding at once, as an eviction storm would. */
+class ForgetfulStore implements BindingStore {
+  private readonly inner = new MemoryBindingStore({ maxEntries: 100_000 });
+  private readonly sessionKeys = new Set<string>();
+  forgotten = 0;
+
+  private note(key: string): void {
+    if (key.startsWith('session:')) this.sessionKeys.add(key);
+  }
+  forgetSessions(): void {
+    for (const key of this.sessionKeys) void this.inner.delete(key);
+    this.forgotten += this.sessionKeys.size;
+    this.sessionKeys.clear();
+  }
+  get(key: string, ttl: number) {
+    return this.inner.get(key, ttl);
+  }
+  getMany(keys: readonly string[], ttl: number) {
+    return this.inner.getMany(keys, ttl);
+  }
+  createIfAbsent(key: string, binding: Binding, ttl: number) {
+    this.note(key);
+    return this.inner.createIfAbsent(key, binding, ttl);
+  }
+  put(key: string, binding: Binding, ttl: number) {
+    this.note(key);
+    return this.inner.put(key, binding, ttl);
+  }
+  delete(key: string) {
+    return this.inner.delete(key);
+  }
+  close() {
+    return this.inner.close();
+  }
+}
+
+describe('turn-state tokens through the whole stack', () => {
+  it('with tool calls inside turns and session bindings evicted mid-run, 0 token requests go to another account', async () => {
+    const store = new ForgetfulStore();
+    const stack = await startStack({
+      topology: 'affinity',
+      accounts: [
+        { name: 'codex-a', domain: 'ws-a', profile: 'chatgpt-codex' },
+        { name: 'codex-b', domain: 'ws-b', profile: 'chatgpt-codex' },
+        { name: 'codex-c', domain: 'ws-c', profile: 'chatgpt-codex' },
+      ],
+      store,
+    });
+    try {
+      let done = 0;
+      const stats = await runCodexWorkload({
+        baseUrl: stack.url,
+        sessions: 60,
+        turns: 3,
+        toolCallsPerTurn: 2,
+        concurrency: 10,
+        seed: 11,
+        instructions: 'You are Codex.',
+        onProgress: () => {
+          done++;
+          if (done % 25 === 0) store.forgetSessions();
+        },
+      });
+      const requests = stack.accounts.flatMap((account) => account.requests);
+      const withToken = requests.filter((entry) => entry.turnStateIn !== null);
+      const misrouted = withToken.filter((entry) => !stack.accounts.find((account) => account.name === entry.account)!.issuedTurnStates.has(entry.turnStateIn!));
+      console.log(
+        `turn-state e2e: ${stats.requests} requests, ${withToken.length} carried a token, ${misrouted.length} misrouted, ${store.forgotten} session bindings evicted, failures ${stats.failedTotal}`,
+      );
+      expect(stats.requests).toBe(60 * 3 * 3);
+      expect(withToken.length).toBe(60 * 3 * 2);
+      expect(store.forgotten).toBeGreaterThan(60);
+      expect(misrouted).toHaveLength(0);
+      expect(requests.filter((entry) => entry.errorCode === 'invalid_turn_state')).toHaveLength(0);
+      expect(stats.failedTotal).toBe(0);
+      // Later turns are hard (encrypted reasoning resent): evictions never moved a session either.
+      for (const accounts of Object.values(stats.sessionAccounts)) expect(new Set(accounts).size).toBe(1);
+      const metrics = await stack.processor!.context.metrics.registry.getSingleMetricAsString('codex_affinity_requests_total');
+      expect(metrics).toMatch(/source="turn_state"/);
+    } finally {
+      await stack.close();
+    }
+  });
+
+  it('the token alone routes home: with item learning off, evictions break turn starts but never a token request', async () => {
+    const store = new ForgetfulStore();
+    const stack = await startStack({
+      topology: 'affinity',
+      accounts: [
+        { name: 'codex-a', domain: 'ws-a', profile: 'chatgpt-codex' },
+        { name: 'codex-b', domain: 'ws-b', profile: 'chatgpt-codex' },
+        { name: 'codex-c', domain: 'ws-c', profile: 'chatgpt-codex' },
+      ],
+      processor: { responses: { learnResponseIds: false } },
+      store,
+    });
+    try {
+      let done = 0;
+      const stats = await runCodexWorkload({
+        baseUrl: stack.url,
+        sessions: 40,
+        turns: 3,
+        toolCallsPerTurn: 2,
+        concurrency: 8,
+        seed: 12,
+        instructions: 'You are Codex.',
+        onProgress: () => {
+          done++;
+          if (done % 10 === 0) store.forgetSessions();
+        },
+      });
+      const requests = stack.accounts.flatMap((account) => account.requests);
+      const withToken = requests.filter((entry) => entry.turnStateIn !== null);
+      const misrouted = withToken.filter((entry) => !stack.accounts.find((account) => account.name === entry.account)!.issuedTurnStates.has(entry.turnStateIn!));
+      // Evictions really bite here: turn starts (resent encrypted reasoning, no token) fail ...
+      expect(stats.failed.invalid_encrypted_content).toBeGreaterThan(0);
+      expect(stats.records.filter((record) => !record.ok).every((record) => record.step === 0)).toBe(true);
+      // ... while every request that carried a token went to the account that issued it.
+      expect(withToken.length).toBeGreaterThan(40);
+      expect(misrouted).toHaveLength(0);
+    } finally {
+      await stack.close();
+    }
+  });
+});
