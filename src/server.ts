@@ -16,6 +16,8 @@ import { Metrics } from './metrics/metrics.js';
 import type { ProcessorContext } from './processor/context.js';
 import { AffinityRequestProcessor } from './processor/request-processor.js';
 import { createWeightedRoundRobin } from './routing/select.js';
+import { CredentialStore } from './credentials/credentials.js';
+import { mergeRules, PROFILE_RULES, type ProfileRules } from './rewrite/profiles.js';
 
 export interface ServerOptions {
   readonly logger?: Logger;
@@ -47,6 +49,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const clock = options.clock ?? Date.now;
   const logger = options.logger ?? createLogger(config.logging.level);
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? false });
+  const credentials = new CredentialStore(config, logger);
+  const rewriteRules = new Map<string, ProfileRules>(config.accounts.map((account) => [account.name, mergeRules(PROFILE_RULES[account.profile], account.rewrite)]));
   const store = options.store ?? createStore(config, clock);
   const context: ProcessorContext = {
     config,
@@ -61,6 +65,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     tieBreaker: createWeightedRoundRobin(),
     clock,
     inferencePaths: new Set(config.routing.inferencePaths),
+    credentials,
+    rewriteRules,
   };
 
   const definition = loadExternalProcessor();
@@ -116,6 +122,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       await new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeAllConnections?.();
       await store.close();
+      credentials.close();
     })();
     return stopping;
   };

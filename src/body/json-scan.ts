@@ -22,9 +22,18 @@ export interface InputItemScan {
   readonly span: Span;
 }
 
+export interface Member {
+  readonly key: string;
+  /** From the key's opening quote to the end of the value. */
+  readonly span: Span;
+  readonly value: Span;
+}
+
 export interface BodyScan {
   /** Top-level object members, last occurrence wins (as JSON.parse does). */
   readonly fields: ReadonlyMap<string, Span>;
+  /** Every top-level member in order, duplicates included (for exact edits). */
+  readonly members: readonly Member[];
   /** Items of a top-level `input` array; undefined when `input` is absent or not an array. */
   readonly inputItems: readonly InputItemScan[] | undefined;
 }
@@ -273,6 +282,7 @@ class Scanner {
 export function scanJsonBody(buffer: Buffer): BodyScan {
   const scanner = new Scanner(buffer);
   const fields = new Map<string, Span>();
+  const members: Member[] = [];
   let inputItems: InputItemScan[] | undefined;
   // Tolerate a UTF-8 byte order mark, as Node's body parsers do.
   if (buffer[0] === 0xef && buffer[1] === 0xbb && buffer[2] === 0xbf) scanner.position = 3;
@@ -283,16 +293,20 @@ export function scanJsonBody(buffer: Buffer): BodyScan {
   } else {
     for (;;) {
       if (scanner.peek() !== QUOTE) scanner.fail('expected object key');
+      const keyStart = scanner.position;
       const key = scanner.readString();
       scanner.expect(COLON, "':'");
+      let value: Span;
       if (key === 'input' && scanner.peek() === OPEN_BRACKET) {
         const start = scanner.position;
         inputItems = scanner.scanInputArray();
-        fields.set(key, { start, end: scanner.position });
+        value = { start, end: scanner.position };
       } else {
         if (key === 'input') inputItems = undefined;
-        fields.set(key, scanner.skipValue(1));
+        value = scanner.skipValue(1);
       }
+      fields.set(key, value);
+      members.push({ key, span: { start: keyStart, end: value.end }, value });
       const next = scanner.peek();
       scanner.position++;
       if (next === CLOSE_BRACE) break;
@@ -304,7 +318,7 @@ export function scanJsonBody(buffer: Buffer): BodyScan {
   }
   scanner.skipWhitespace();
   if (scanner.position !== buffer.length) scanner.fail('trailing data after JSON');
-  return { fields, inputItems };
+  return { fields, members, inputItems };
 }
 
 /** Decodes the value at a span with JSON.parse (for small values only). */

@@ -19,6 +19,32 @@ const headerName = z
 
 export const PROFILES = ['openai', 'chatgpt-codex'] as const;
 
+/** Where a secret comes from: a file (a mounted Kubernetes Secret, re-read on change) or an environment variable. */
+const secretSource = z.union([
+  z.strictObject({ file: z.string().min(1) }),
+  z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name') }),
+]);
+
+const credentialSchema = z.union([
+  z.strictObject({ apiKey: secretSource }),
+  z.strictObject({ chatgpt: z.strictObject({ accessToken: secretSource, accountId: secretSource }) }),
+]);
+
+const jsonScalar = z.union([z.boolean(), z.string(), z.number(), z.null()]);
+
+const rewriteOverrideSchema = z.strictObject({
+  /** Body fields forced to a value (merged over the profile's). */
+  force: z.record(z.string(), jsonScalar).optional(),
+  /** Extra body fields to remove. */
+  remove: z.array(z.string()).optional(),
+  /** Fields the profile removes that this account keeps. */
+  keep: z.array(z.string()).optional(),
+  /** Instructions injected when missing or empty; null turns injection off. */
+  defaultInstructions: z.string().min(1).nullable().optional(),
+  /** Request path → upstream path (merged over the profile's). */
+  paths: z.record(z.string().startsWith('/'), z.string().startsWith('/')).optional(),
+});
+
 const accountSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only (1-64)'),
   cluster: z.string().min(1).max(255),
@@ -26,6 +52,10 @@ const accountSchema = z.strictObject({
   weight: z.number().positive().max(1000).default(1),
   /** Accounts that can read each other's state; defaults to the account alone. */
   domain: z.string().min(1).max(128).optional(),
+  /** The upstream credential; when unset, credentials are Envoy's business. */
+  credential: credentialSchema.optional(),
+  /** Per-account overrides of the profile's rewrite rules. */
+  rewrite: rewriteOverrideSchema.optional(),
 });
 
 const poolSchema = z.strictObject({
@@ -68,6 +98,24 @@ export const configSchema = z.strictObject({
       retryGuard: z.boolean().default(false),
       /** Dynamic metadata namespace for access logs. */
       metadataNamespace: z.string().min(1).default('codex_affinity'),
+    })
+    .prefault({}),
+  rewrite: z
+    .strictObject({
+      /** Apply the account profile's rewrites (bodies, paths, continuity). */
+      enabled: z.boolean().default(true),
+      /** Set prompt_cache_key from the session when the caller sent none. */
+      continuity: z.boolean().default(true),
+      /** Upstream headers that carry the session's continuity identity. */
+      sessionHeaders: z.array(headerName).default(['session_id']),
+      /** OpenAI-Beta token for Responses WebSocket handshakes (replaces responses=experimental). */
+      websocketBeta: z.string().regex(/^[\x21-\x7e]+$/).default('responses_websockets=2026-02-06'),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      /** Request bodies above this (raw or decoded) get 413 request_too_large. */
+      maxBodyBytes: z.number().int().positive().default(32 * 1024 * 1024),
     })
     .prefault({}),
   bindings: z

@@ -5,6 +5,8 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../logging/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { TieBreaker } from '../routing/select.js';
+import type { CredentialStore } from '../credentials/credentials.js';
+import type { ProfileRules } from '../rewrite/profiles.js';
 
 /** What every request's processor shares: configuration, state and the edges. */
 export interface ProcessorContext {
@@ -17,4 +19,7 @@ export interface ProcessorContext {
   readonly tieBreaker: TieBreaker;
   readonly clock: () => number;
   readonly inferencePaths: ReadonlySet<string>;
+  readonly credentials: CredentialStore;
+  /** Each account's rewrite rules: its profile's, merged with its overrides. */
+  readonly rewriteRules: ReadonlyMap<string, ProfileRules>;
 }

@@ -2,8 +2,12 @@ import type { Account, Pool } from '../accounts/account.js';
 import type { BindingScope } from '../bindings/binding.js';
 import { JsonScanError, scanJsonBody, type BodyScan } from '../body/json-scan.js';
 import type { RequestProcessor } from '../extproc/stream.js';
-import { CONTINUE, type HeaderChanges, type PhaseAnswer } from '../extproc/phase-answer.js';
-import { isWebSocketUpgrade, pathWithoutQuery, type RequestView } from '../request/request-view.js';
+import { CONTINUE, type HeaderChanges, type ImmediateAnswer, type PhaseAnswer } from '../extproc/phase-answer.js';
+import { decodeBody } from '../body/decode.js';
+import { continuityKey } from '../rewrite/continuity.js';
+import { rewriteRequest } from '../rewrite/request-rewrite.js';
+import { websocketHandshakeChanges } from '../rewrite/websocket-handshake.js';
+import { isWebSocketUpgrade, splitPath, type RequestView } from '../request/request-view.js';
 import type { RouteDecision } from '../routing/decide.js';
 import { factsFromResponseObject } from '../responses/response-facts.js';
 import { SseInspector } from '../responses/sse-inspector.js';
@@ -14,6 +18,9 @@ import { openAiError } from './errors.js';
 import { learnResponseFacts, learnTurnState } from './learn-response.js';
 import { routeRequest } from './route-request.js';
 import { requestScope } from './scope.js';
+
+type RequestBody = { buffer: Buffer; scan: BodyScan; decodedFrom: string | undefined };
+type PreparedBody = { kind: 'json'; body: RequestBody } | { kind: 'headers_only' } | { kind: 'reject'; answer: ImmediateAnswer };
 
 type ResponseInspection = { kind: 'none' } | { kind: 'sse'; inspector: SseInspector } | { kind: 'json'; chunks: Buffer[]; size: number };
 
@@ -33,6 +40,7 @@ export class AffinityRequestProcessor implements RequestProcessor {
   private pool: Pool | undefined;
   private routed: RouteDecision | undefined;
   private decided = false;
+  private upgrade = false;
   private inspection: ResponseInspection = { kind: 'none' };
   private accountCounted: string | undefined;
 
@@ -41,13 +49,10 @@ export class AffinityRequestProcessor implements RequestProcessor {
   async requestHeaders(headers: Map<string, string>, endOfStream: boolean): Promise<PhaseAnswer> {
     const { config, metrics } = this.context;
     const clusterHeader = config.routing.clusterHeader;
-    const view: RequestView = {
-      method: (headers.get(':method') ?? '').toUpperCase(),
-      path: pathWithoutQuery(headers.get(':path') ?? ''),
-      headers,
-      endOfStream,
-    };
+    const { path, query } = splitPath(headers.get(':path') ?? '');
+    const view: RequestView = { method: (headers.get(':method') ?? '').toUpperCase(), path, query, headers, endOfStream };
     const upgrade = isWebSocketUpgrade(view);
+    this.upgrade = upgrade;
     const inference = this.context.inferencePaths.has(view.path) && (view.method === 'POST' || (upgrade && view.method === 'GET'));
     if (!inference) {
       metrics.passThrough.inc({ reason: 'not_inference' });
@@ -77,47 +82,58 @@ export class AffinityRequestProcessor implements RequestProcessor {
     return CONTINUE;
   }
 
-  async requestBody(body: Buffer, _endOfStream: boolean): Promise<PhaseAnswer> {
+  async requestBody(body: Buffer, endOfStream: boolean): Promise<PhaseAnswer> {
     if (this.decided || !this.view) return CONTINUE;
     // In BUFFERED mode this is the whole body; in a partial mode only the first
     // answer can still change headers, so the decision is taken here either way.
-    return this.decide(this.scanBody(body, _endOfStream));
+    const prepared = this.prepareBody(body, endOfStream);
+    if (prepared.kind === 'reject') {
+      this.decided = true;
+      return { immediate: prepared.answer };
+    }
+    return this.decide(prepared.kind === 'json' ? prepared.body : undefined);
   }
 
-  private scanBody(body: Buffer, endOfStream: boolean): { buffer: Buffer; scan: BodyScan } | undefined {
-    const { metrics } = this.context;
+  /** The body as JSON to read and edit: decoded, size-checked, scanned; or why not. */
+  private prepareBody(body: Buffer, endOfStream: boolean): PreparedBody {
+    const { metrics, config } = this.context;
     const headers = this.view!.headers;
-    const encoding = headers.get('content-encoding')?.trim().toLowerCase();
-    if (encoding && encoding !== 'identity') {
-      metrics.bodyScanFailures.inc({ reason: 'content_encoding' });
-      return undefined;
-    }
+    const tooLarge = (): PreparedBody => {
+      metrics.bodyRejections.inc({ code: 'request_too_large' });
+      return {
+        kind: 'reject',
+        answer: openAiError(413, 'request_too_large', `The request body is larger than this gateway accepts (${config.limits.maxBodyBytes} bytes).`),
+      };
+    };
+    if (body.length > config.limits.maxBodyBytes) return tooLarge();
+    const headersOnly = (reason: string): PreparedBody => {
+      metrics.bodyScanFailures.inc({ reason });
+      return { kind: 'headers_only' };
+    };
+    if (!endOfStream) return headersOnly('partial_body');
+    if (body.length === 0) return { kind: 'headers_only' };
     const contentType = headers.get('content-type');
-    if (contentType !== undefined && !JSON_CONTENT_TYPE.test(contentType.trim())) {
-      metrics.bodyScanFailures.inc({ reason: 'content_type' });
-      return undefined;
-    }
-    if (!endOfStream) {
-      metrics.bodyScanFailures.inc({ reason: 'partial_body' });
-      return undefined;
-    }
-    if (body.length === 0) return undefined;
+    if (contentType !== undefined && !JSON_CONTENT_TYPE.test(contentType.trim())) return headersOnly('content_type');
+    const decoded = decodeBody(body, headers.get('content-encoding'), config.limits.maxBodyBytes);
+    if (decoded.kind === 'too_large') return tooLarge();
+    if (decoded.kind === 'unknown_encoding') return headersOnly('content_encoding');
+    if (decoded.kind === 'corrupt') return headersOnly('corrupt_encoding');
+    const buffer = decoded.kind === 'decoded' ? decoded.body : body;
     try {
-      return { buffer: body, scan: scanJsonBody(body) };
+      return { kind: 'json', body: { buffer, scan: scanJsonBody(buffer), decodedFrom: decoded.kind === 'decoded' ? decoded.encoding : undefined } };
     } catch (error) {
       if (!(error instanceof JsonScanError)) throw error;
-      metrics.bodyScanFailures.inc({ reason: 'malformed_json' });
-      return undefined;
+      return headersOnly('malformed_json');
     }
   }
 
-  private async decide(body: { buffer: Buffer; scan: BodyScan } | undefined): Promise<PhaseAnswer> {
+  private async decide(body: RequestBody | undefined): Promise<PhaseAnswer> {
     this.decided = true;
     const { config, metrics, logger } = this.context;
     const view = this.view!;
     const pool = this.pool!;
     const signals = extractSignals(view.headers, body);
-    const { decision } = await routeRequest(this.context, pool, this.scope!, signals, body);
+    const { decision, stickyKey } = await routeRequest(this.context, pool, this.scope!, signals, body);
     if (decision.kind === 'reject') {
       metrics.rejections.inc({ code: decision.code });
       logger.warn({ pool: pool.name, code: decision.code, source: decision.source }, 'request rejected');
@@ -133,11 +149,46 @@ export class AffinityRequestProcessor implements RequestProcessor {
       metrics.anchorConflicts.inc({ source: decision.source });
       logger.info({ account: account.name, source: decision.source }, 'anchor overrides session binding');
     }
+
     const set: Array<readonly [string, string]> = [[config.routing.clusterHeader, account.cluster]];
+    const remove: string[] = [];
     if (config.routing.retryGuard && decision.strength === 'hard') set.push(['x-envoy-max-retries', '0']);
-    const headers: HeaderChanges = { set, remove: [] };
+    let newBody: Buffer | undefined;
+    if (config.rewrite.enabled) {
+      const rewrite = rewriteRequest({
+        path: view.path,
+        query: view.query,
+        headers: view.headers,
+        body,
+        rules: this.context.rewriteRules.get(account.name)!,
+        continuity: config.rewrite.continuity ? continuityKey(this.scope!, stickyKey, signals.promptCacheKey) : undefined,
+        sessionHeaders: config.rewrite.sessionHeaders,
+      });
+      set.push(...rewrite.setHeaders);
+      remove.push(...rewrite.removeHeaders);
+      for (const rule of rewrite.applied) metrics.rewrites.inc({ account: account.name, rule });
+      newBody = rewrite.body;
+    }
+    if (this.upgrade) {
+      const handshake = websocketHandshakeChanges(view.headers, config.rewrite.websocketBeta);
+      set.push(...handshake.set);
+      remove.push(...handshake.remove);
+    }
+    const credentials = this.context.credentials.headersFor(account.name, view.headers);
+    set.push(...credentials.set);
+    remove.push(...credentials.remove);
+    if (newBody !== undefined) {
+      // Envoy checks the new length against content-length in this same answer.
+      if (view.headers.has('content-length') || body?.decodedFrom !== undefined) set.push(['content-length', String(newBody.length)]);
+      if (body?.decodedFrom !== undefined) remove.push('content-encoding');
+    } else if (body?.decodedFrom === undefined && remove.includes('content-length')) {
+      // Never drop content-length of a body that stays.
+      remove.splice(remove.indexOf('content-length'), 1);
+    }
+    const headers: HeaderChanges = { set, remove: [...new Set(remove)] };
     return {
       headers,
+      ...(newBody !== undefined ? { body: newBody } : {}),
       clearRouteCache: true,
       dynamicMetadata: {
         [config.routing.metadataNamespace]: {

@@ -3,14 +3,16 @@ export interface RequestView {
   readonly method: string;
   /** Path without the query string. */
   readonly path: string;
+  /** The query string with its leading "?", or "". */
+  readonly query: string;
   /** Lower-case names; repeated headers joined with ", ". */
   readonly headers: ReadonlyMap<string, string>;
   readonly endOfStream: boolean;
 }
 
-export function pathWithoutQuery(rawPath: string): string {
+export function splitPath(rawPath: string): { path: string; query: string } {
   const query = rawPath.indexOf('?');
-  return query < 0 ? rawPath : rawPath.slice(0, query);
+  return query < 0 ? { path: rawPath, query: '' } : { path: rawPath.slice(0, query), query: rawPath.slice(query) };
 }
 
 export function isWebSocketUpgrade(view: RequestView): boolean {

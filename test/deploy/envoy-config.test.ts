@@ -6,126 +6,15 @@
 // the processor relies on (DESIGN.md "Envoy side", shared/envoy-ext-proc.md).
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { loadOfficialRoot, lookupOfficialType } from '../support/official-protos.js';
+import { configSchema } from '../../src/config/schema.js';
+import { validateBootstrap } from './envoy-validator.js';
 
 const read = (rel: string) => fs.readFileSync(fileURLToPath(new URL(`../../${rel}`, import.meta.url)), 'utf8');
 type Json = any; // parsed YAML, walked freely in the assertions
 const ENVOY: Json = parse(read('deploy/envoy.yaml'));
 const APP: Json = parse(read('deploy/example-config.yaml'));
-const root = loadOfficialRoot(['envoy/config/bootstrap/v3/bootstrap.proto']);
-const BOOTSTRAP = root.lookupType('envoy.config.bootstrap.v3.Bootstrap');
-
-interface Report { errors: string[]; jsonNames: string[] }
-const WRAPPERS = ['Double', 'Float', 'Int64', 'UInt64', 'Int32', 'UInt32', 'Bool', 'String', 'Bytes'].map((w) => `.google.protobuf.${w}Value`);
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const kindOf = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
-const jsonName = (f: protobuf.Field) => (f.options?.json_name as string | undefined) ?? f.name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-const join = (p: string, k: string) => (p ? `${p}.${k}` : k);
-/** Types whose proto3 JSON form is not an object of their fields. */
-const SPECIAL_JSON = new Set(['.google.protobuf.Duration', '.google.protobuf.Timestamp', '.google.protobuf.FieldMask', '.google.protobuf.Struct', '.google.protobuf.Value', '.google.protobuf.ListValue', ...WRAPPERS]);
-
-function scalarError(v: unknown, type: string): string | null {
-  const int = (lo: number, hi: number) => (typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi ? null : `expected ${type}, got ${kindOf(v)} ${JSON.stringify(v)}`);
-  switch (type) {
-    case 'string': return typeof v === 'string' ? null : `expected string, got ${kindOf(v)}`;
-    case 'bool': return typeof v === 'boolean' ? null : `expected bool, got ${kindOf(v)}`;
-    case 'bytes': return typeof v === 'string' && /^[A-Za-z0-9+/_-]*={0,2}$/.test(v) ? null : `expected base64 bytes, got ${kindOf(v)}`;
-    case 'double': case 'float':
-      return typeof v === 'number' || v === 'NaN' || v === 'Infinity' || v === '-Infinity' ? null : `expected ${type}, got ${kindOf(v)}`;
-    case 'int32': case 'sint32': case 'sfixed32': return int(-(2 ** 31), 2 ** 31 - 1);
-    case 'uint32': case 'fixed32': return int(0, 2 ** 32 - 1);
-    case 'int64': case 'sint64': case 'sfixed64': case 'uint64': case 'fixed64': {
-      const ok = (typeof v === 'number' && Number.isInteger(v)) || (typeof v === 'string' && /^-?\d+$/.test(v));
-      return ok && !(type.startsWith('u') || type.startsWith('fixed') ? String(v).startsWith('-') : false) ? null : `expected ${type}, got ${kindOf(v)} ${JSON.stringify(v)}`;
-    }
-    default: return `unsupported scalar type ${type}`;
-  }
-}
-
-function validateEnum(v: unknown, e: protobuf.Enum, path: string, r: Report) {
-  if (e.fullName === '.google.protobuf.NullValue') { if (v !== null) r.errors.push(`${path}: expected null`); return; }
-  const name = typeof v === 'string' ? v : typeof v === 'number' ? e.valuesById[v] : undefined;
-  if (typeof v === 'string' && !(v in e.values)) r.errors.push(`${path}: unknown enum value ${JSON.stringify(v)} of ${e.fullName.slice(1)}`);
-  else if (name === undefined) r.errors.push(`${path}: expected a name of enum ${e.fullName.slice(1)}, got ${kindOf(v)} ${JSON.stringify(v)}`);
-  else if (e.valuesOptions?.[name]?.deprecated) r.errors.push(`${path}: deprecated enum value ${name}`);
-}
-
-function validateSingle(v: unknown, field: protobuf.Field, path: string, r: Report) {
-  const t = field.resolve().resolvedType;
-  if (v === null && !(t && ['.google.protobuf.Value', '.google.protobuf.NullValue'].includes(t.fullName))) r.errors.push(`${path}: null value`);
-  else if (t instanceof protobuf.Enum) validateEnum(v, t, path, r);
-  else if (t instanceof protobuf.Type) validateMessage(v, t, path, r);
-  else { const err = scalarError(v, field.type); if (err) r.errors.push(`${path}: ${err}`); }
-}
-
-function validateAny(v: Record<string, unknown>, path: string, r: Report) {
-  const url = v['@type'];
-  const m = typeof url === 'string' ? /^type\.googleapis\.com\/([A-Za-z_][\w.]*)$/.exec(url) : null;
-  const type = m ? lookupOfficialType(root, m[1]!) : null;
-  if (!type) return void r.errors.push(`${join(path, '@type')}: unresolvable @type ${JSON.stringify(url)}`);
-  const { '@type': _, ...rest } = v;
-  if (!SPECIAL_JSON.has(type.fullName)) return validateMessage(rest, type, path, r);
-  // Well-known types with a special JSON form sit in an Any as {"@type", "value"}.
-  if (Object.keys(rest).join() !== 'value') return void r.errors.push(`${path}: an Any of ${type.fullName.slice(1)} needs exactly "@type" and "value"`);
-  validateMessage(rest.value, type, join(path, 'value'), r);
-}
-
-function validateMessage(v: unknown, type: protobuf.Type, path: string, r: Report): void {
-  const t = type.fullName;
-  const want = (ok: boolean, what: string) => { if (!ok) r.errors.push(`${path}: expected ${what} for ${t.slice(1)}, got ${kindOf(v)} ${JSON.stringify(v)}`); };
-  if (t === '.google.protobuf.Duration') return want(typeof v === 'string' && /^-?\d+(\.\d{1,9})?s$/.test(v), 'a duration string like "0.5s"');
-  if (t === '.google.protobuf.Timestamp') return want(typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(v), 'an RFC 3339 timestamp');
-  if (t === '.google.protobuf.FieldMask') return want(typeof v === 'string', 'a field mask string');
-  if (t === '.google.protobuf.Struct') return want(isObject(v), 'an object');
-  if (t === '.google.protobuf.ListValue') return want(Array.isArray(v), 'an array');
-  if (t === '.google.protobuf.Value') return;
-  if (WRAPPERS.includes(t)) { const err = scalarError(v, type.fields.value!.type); if (err) r.errors.push(`${path}: ${err} (${t.slice(1)})`); return; }
-  if (!isObject(v)) return want(false, 'an object');
-  if (t === '.google.protobuf.Any') return validateAny(v, path, r);
-  const seen = new Map<string, string>();
-  for (const [key, value] of Object.entries(v)) {
-    let field: protobuf.Field | undefined = type.fields[key];
-    if (!field) {
-      field = type.fieldsArray.find((f) => jsonName(f) === key);
-      if (field) r.jsonNames.push(`${join(path, key)}: JSON name of ${field.name}`);
-    }
-    if (!field) { r.errors.push(`${join(path, key)}: unknown field of ${t.slice(1)}`); continue; }
-    const p = join(path, field.name);
-    if (seen.has(field.name)) r.errors.push(`${p}: given twice (${seen.get(field.name)} and ${key})`);
-    seen.set(field.name, key);
-    if (field.options?.deprecated) r.errors.push(`${p}: deprecated field`);
-    if (field.map) {
-      if (!isObject(value)) r.errors.push(`${p}: expected a map object, got ${kindOf(value)}`);
-      else for (const [k, item] of Object.entries(value)) {
-        const keyType = (field as unknown as protobuf.MapField).keyType;
-        const keyOk = keyType === 'string' || (keyType === 'bool' ? /^(true|false)$/.test(k) : /^-?\d+$/.test(k) && !scalarError(Number(k), keyType));
-        if (!keyOk) r.errors.push(`${p}[${JSON.stringify(k)}]: bad ${keyType} map key`);
-        validateSingle(item, field, `${p}[${JSON.stringify(k)}]`, r);
-      }
-    } else if (field.repeated) {
-      if (!Array.isArray(value)) r.errors.push(`${p}: expected an array (repeated field), got ${kindOf(value)}`);
-      else value.forEach((item, i) => validateSingle(item, field!, `${p}[${i}]`, r));
-    } else validateSingle(value, field, p, r);
-  }
-  for (const oneof of type.oneofsArray) {
-    const set = oneof.fieldsArray.map((f) => f.name).filter((n) => seen.has(n));
-    if (set.length > 1) r.errors.push(`${path}: oneof ${oneof.name} has more than one member set (${set.join(', ')})`);
-    if (set.length === 0 && oneof.options?.['(validate.required)']) r.errors.push(`${path}: oneof ${oneof.name} requires one of ${oneof.oneof.join(', ')}`);
-  }
-  for (const f of type.fieldsArray) {
-    if (f.options?.['(validate.rules).message.required'] && !f.partOf && !seen.has(f.name)) r.errors.push(`${join(path, f.name)}: required field missing`);
-  }
-}
-
-function validateBootstrap(doc: unknown): Report {
-  const r: Report = { errors: [], jsonNames: [] };
-  validateMessage(doc, BOOTSTRAP, '', r);
-  return r;
-}
-
 // ---- lookups into deploy/envoy.yaml ---------------------------------------------------
 const EXT_PROC = 'type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor';
 const hcm: Json = ENVOY.static_resources.listeners[0].filter_chains[0].filters
@@ -134,8 +23,44 @@ const httpFilters: Json[] = hcm.http_filters;
 const extProcFilter: Json = httpFilters.find((f) => f.typed_config?.['@type'] === EXT_PROC);
 const extProc: Json = extProcFilter.typed_config;
 const routes: Json[] = hcm.route_config.virtual_hosts.flatMap((vh: Json) => vh.routes);
-const mainRoute: Json = routes.find((r) => r.match.prefix === '/');
 const upgradeRoute: Json = routes.find((r) => r.match.headers?.some((h: Json) => h.name === 'upgrade' && h.string_match?.exact === 'websocket'));
+/** The route of inference calls: routed by the processor's header, not an upgrade route. */
+const inferenceRoute: Json = routes.find((r) => r.route.cluster_header !== undefined && r !== upgradeRoute);
+/** The routes with a fixed cluster (non-inference calls). */
+const fixedRoutes: Json[] = routes.filter((r) => r.route.cluster !== undefined);
+/** The processor's default routing.inferencePaths (exact paths, query ignored). */
+const DEFAULT_INFERENCE_PATHS: string[] = configSchema.parse({ accounts: [{ name: 'a', cluster: 'c' }] }).routing.inferencePaths;
+
+interface RequestLine { method: string; path: string; headers?: Record<string, string> }
+/**
+ * Envoy's RouteMatch, for the matchers deploy/envoy.yaml uses: prefix (against :path, query
+ * included), path and safe_regex (against the path without the query string; safe_regex is an
+ * RE2 full match), headers with string_match exact (optionally ignore_case). Anything else
+ * throws, so a new kind of matcher must be modelled here before a test trusts it.
+ */
+function routeMatches(match: Json, request: RequestLine): boolean {
+  const unmodelled = Object.keys(match).filter((k) => !['prefix', 'path', 'safe_regex', 'headers'].includes(k));
+  if (unmodelled.length > 0) throw new Error(`route matcher not modelled: ${unmodelled.join(', ')}`);
+  const pathOnly = request.path.split('?')[0]!;
+  let ok: boolean;
+  if (match.prefix !== undefined) ok = request.path.startsWith(match.prefix);
+  else if (match.path !== undefined) ok = pathOnly === match.path;
+  else if (match.safe_regex !== undefined) ok = new RegExp(`^(?:${match.safe_regex.regex})$`).test(pathOnly); // simple enough to mean the same in RE2
+  else throw new Error('route matcher without a path specifier');
+  const headers: Record<string, string> = { ':method': request.method, ':path': request.path };
+  for (const [k, v] of Object.entries(request.headers ?? {})) headers[k.toLowerCase()] = v;
+  for (const h of match.headers ?? []) {
+    if (Object.keys(h).some((k) => k !== 'name' && k !== 'string_match') || Object.keys(h.string_match).some((k) => k !== 'exact' && k !== 'ignore_case')) {
+      throw new Error(`header matcher not modelled: ${JSON.stringify(h)}`);
+    }
+    const value = headers[h.name];
+    const { exact, ignore_case: ignoreCase } = h.string_match;
+    ok &&= value !== undefined && (ignoreCase ? value.toLowerCase() === exact.toLowerCase() : value === exact);
+  }
+  return ok;
+}
+/** The first route that matches, as Envoy picks it. */
+const routeFor = (request: RequestLine): Json => routes.find((r) => routeMatches(r.match, request));
 const clusters: Json[] = ENVOY.static_resources.clusters;
 const clusterNamed = (name: string) => clusters.find((c) => c.name === name);
 const clone = () => structuredClone(ENVOY);
@@ -180,7 +105,7 @@ describe('deploy/envoy.yaml against the official Envoy v3 protos', () => {
     it('two members of one oneof, and a required oneof left empty', () => {
       expect(errorsAfter((d) => { d.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint_name = 'x'; }))
         .toEqual(['static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0]: oneof host_identifier has more than one member set (endpoint, endpoint_name)']);
-      const main = routes.indexOf(mainRoute);
+      const main = routes.indexOf(inferenceRoute);
       expect(errorsAfter((d) => { delete d.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes[main].route.cluster_header; }))
         .toEqual([`static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes[${main}].route: oneof cluster_specifier requires one of cluster, cluster_header, weighted_clusters, cluster_specifier_plugin, inline_cluster_specifier_plugin`]);
     });
@@ -235,16 +160,67 @@ describe('deploy/envoy.yaml gives the processor what it relies on', () => {
     expect(opts.explicit_http_config).toHaveProperty('http2_protocol_options');
   });
 
-  it('the main route takes the cluster from the processor header, 503 when unknown, one guarded retry, no timeout', () => {
-    expect(mainRoute.route.cluster_header).toBe(APP.routing.clusterHeader);
-    expect(mainRoute.route.cluster_not_found_response_code).toBe('SERVICE_UNAVAILABLE');
-    expect(mainRoute.route.timeout).toBe('0s');
-    expect(mainRoute.route.retry_policy).toEqual({ retry_on: 'connect-failure,reset,retriable-status-codes', retriable_status_codes: [502, 503], num_retries: 1 });
-    expect(routes.indexOf(mainRoute)).toBe(routes.length - 1);
+  it('the inference route takes the cluster from the processor header, 503 when unknown, one guarded retry, no timeout', () => {
+    expect(inferenceRoute.route.cluster_header).toBe(APP.routing.clusterHeader);
+    expect(inferenceRoute.route.cluster_not_found_response_code).toBe('SERVICE_UNAVAILABLE');
+    expect(inferenceRoute.route.timeout).toBe('0s');
+    expect(inferenceRoute.route.retry_policy).toEqual({ retry_on: 'connect-failure,reset,retriable-status-codes', retriable_status_codes: [502, 503], num_retries: 1 });
+    // Routes in order: WebSocket upgrades, inference calls, then the fixed default routes.
+    expect(routes.map((r) => r.name)).toEqual(['responses_websocket', 'inference', 'default_chatgpt_codex', 'default']);
+  });
+
+  it('the inference route matches exactly the default inference paths (POST, with or without a query string)', () => {
+    expect(APP.routing.inferencePaths).toBeUndefined(); // the example config uses the defaults the route mirrors
+    expect(DEFAULT_INFERENCE_PATHS).toHaveLength(7);
+    for (const path of DEFAULT_INFERENCE_PATHS) {
+      for (const query of ['', '?stream=true', '?a=1&b=%2Fx']) {
+        expect(routeMatches(inferenceRoute.match, { method: 'POST', path: path + query }), path + query).toBe(true);
+        expect(routeFor({ method: 'POST', path: path + query }).name, path + query).toBe('inference');
+      }
+    }
+    const misses = ['/v1/models', '/v1/responsesX', '/v1/responses/', '/v1/responses/resp_123', '/v1/responses/resp_123/input_items',
+      '/V1/RESPONSES', '/api/v1/responses', '/v1/chat/completionsX', '/v1/chat/completions/cc_1', '/responses/compactX',
+      '/backend-api/codex/models', '/backend-api/codex', '/v1', '/',
+      // near misses of every default path
+      ...DEFAULT_INFERENCE_PATHS.flatMap((p) => [`${p}X`, `${p}/`, `${p}/x`, `/x${p}`, p.toUpperCase(), p.slice(0, -1)])];
+    for (const path of misses) {
+      expect(routeMatches(inferenceRoute.match, { method: 'POST', path }), path).toBe(false);
+      expect(routeMatches(inferenceRoute.match, { method: 'POST', path: `${path}?q=/v1/responses` }), path).toBe(false);
+    }
+    // The processor routes POSTs only: other methods on these paths are not inference calls.
+    for (const method of ['GET', 'DELETE', 'HEAD']) expect(routeFor({ method, path: '/v1/chat/completions' }).name).not.toBe('inference');
+  });
+
+  it('every other request goes to a fixed account cluster that exists, never to the processor header', () => {
+    const last = routes.at(-1);
+    expect(last.match).toEqual({ prefix: '/' }); // a catch-all: no request is left without a route
+    expect(fixedRoutes.map((r) => r.name)).toEqual(['default_chatgpt_codex', 'default']);
+    const profileOf = (cluster: string) => APP.accounts.find((a: Json) => a.cluster === cluster)?.profile;
+    const hostOf = (cluster: string) => clusterNamed(cluster).load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.address;
+    for (const r of fixedRoutes) {
+      expect(r.route.cluster_header, r.name).toBeUndefined();
+      expect(clusterNamed(r.route.cluster), r.name).toBeDefined();
+      expect(r.route.auto_host_rewrite, r.name).toBe(true);
+      expect(r.route.retry_policy, r.name).toEqual({ retry_on: 'connect-failure', num_retries: 1 }); // safe for non-idempotent calls
+    }
+    const cases: Array<[RequestLine, string, string]> = [
+      [{ method: 'GET', path: '/v1/models' }, 'openai', 'api.openai.com'],
+      [{ method: 'GET', path: '/v1/models?limit=5' }, 'openai', 'api.openai.com'],
+      [{ method: 'GET', path: '/v1/chat/completions' }, 'openai', 'api.openai.com'],
+      [{ method: 'POST', path: '/v1/responsesX' }, 'openai', 'api.openai.com'],
+      [{ method: 'GET', path: '/backend-api/codex/models?client_version=1' }, 'chatgpt-codex', 'chatgpt.com'],
+      [{ method: 'GET', path: '/backend-api/wham/usage' }, 'chatgpt-codex', 'chatgpt.com'],
+    ];
+    for (const [request, profile, host] of cases) {
+      const route = routeFor(request);
+      expect(fixedRoutes, request.path).toContain(route);
+      expect(profileOf(route.route.cluster), request.path).toBe(profile);
+      expect(hostOf(route.route.cluster), request.path).toBe(host);
+    }
   });
 
   it('WebSocket upgrades to the Responses paths use their own route with the request body off', () => {
-    expect(routes.indexOf(upgradeRoute)).toBeLessThan(routes.indexOf(mainRoute));
+    expect(routes.indexOf(upgradeRoute)).toBe(0);
     expect(upgradeRoute.route.cluster_header).toBe(APP.routing.clusterHeader);
     expect(upgradeRoute.route.upgrade_configs).toEqual([{ upgrade_type: 'websocket' }]);
     const perRoute = upgradeRoute.typed_per_filter_config[extProcFilter.name];
@@ -253,6 +229,10 @@ describe('deploy/envoy.yaml gives the processor what it relies on', () => {
     const re = new RegExp(upgradeRoute.match.safe_regex.regex); // simple enough to mean the same in RE2
     for (const p of ['/v1/responses', '/responses', '/backend-api/codex/responses']) expect(p).toMatch(re);
     for (const p of ['/v1/chat/completions', '/v1/responses/compact', '/v1/responsesx']) expect(p).not.toMatch(re);
+    const upgrade = { upgrade: 'WebSocket', connection: 'Upgrade' };
+    expect(routeFor({ method: 'GET', path: '/v1/responses?x=1', headers: upgrade })).toBe(upgradeRoute);
+    expect(routeFor({ method: 'GET', path: '/v1/responses' })).not.toBe(upgradeRoute);
+    expect(routeFor({ method: 'GET', path: '/v1/responses/compact', headers: upgrade })).not.toBe(upgradeRoute);
     expect(hcm.upgrade_configs).toBeUndefined(); // upgrades are enabled on that route only
   });
 

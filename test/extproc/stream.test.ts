@@ -25,8 +25,8 @@ describe('ext_proc stream contract', () => {
 
   it('routes in the body answer: cluster header written to raw_value only, with clear_route_cache', async () => {
     const stream = new ScriptedStream(processor);
-    await stream.requestHeaders(post({ 'session-id': 'raw' }));
-    const answer = await stream.requestBody({ model: 'm', input: 'hi' });
+    await stream.requestHeaders(post({ 'session-id': 'raw', session_id: 'raw' }));
+    const answer = await stream.requestBody({ model: 'm', input: 'hi', prompt_cache_key: 'raw' });
     const common = answer.request_body!.response!;
     expect(common.clear_route_cache).toBe(true);
     const option = common.header_mutation!.set_headers![0]!;
@@ -34,6 +34,8 @@ describe('ext_proc stream contract', () => {
     expect((option.header as { value?: string }).value ?? '').toBe('');
     expect(Buffer.from(option.header.raw_value!).toString()).toMatch(/^cluster-[abc]$/);
     expect(option.append?.value).toBe(false);
+    expect(common.header_mutation!.set_headers).toHaveLength(1);
+    // Nothing to rewrite for an openai account whose caller sent its own prompt_cache_key.
     expect(common.body_mutation).toBeUndefined();
     expect(metadataOf(answer)).toMatchObject({ strength: 'soft', source: 'session_header', outcome: 'new' });
     await stream.end();
@@ -98,7 +100,7 @@ describe('ext_proc stream contract', () => {
     await stream.requestHeaders(post({ 'session-id': 's'.repeat(10 * 1024), 'x-big': 'v'.repeat(10 * 1024) }));
     const answer = await stream.requestBody({ model: 'm', input: 'x' });
     for (const [name, value] of setHeaders(answer)) {
-      expect(name).toMatch(/^[a-z0-9-]+$/);
+      expect(name).toMatch(/^[a-z0-9_-]+$/);
       expect(value).not.toMatch(/[\r\n\0]/);
     }
     // Over-long session ids are not signals; the content seed decides.
