@@ -58,6 +58,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     accountState: new AccountStateTable({
       failureWindowMilliseconds: config.health.failureWindow,
       failureThreshold: config.health.failureThreshold,
+      nearLimitPercent: config.health.nearLimitPercent,
     }),
     store,
     metrics,

@@ -1,35 +1,50 @@
 /**
  * Per-replica account state: in-flight requests, cooldown after 429 / usage
- * limits, and 5xx / reset failures in a sliding window. Time always comes in as
- * an argument so the decisions stay pure and testable.
+ * limits, credential failures, usage-window headroom, and 5xx / reset failures
+ * in a sliding window. Time always comes in as an argument so the decisions
+ * stay pure and testable.
  */
 export interface AccountHealthView {
   readonly inFlight: number;
   readonly coolingDownUntil: number;
   readonly recentFailures: number;
+  /** 401/403 seen: avoided for new sessions until then (epoch ms). */
+  readonly credentialFailedUntil: number;
+  /** Highest usage-window percent the upstream reported (x-codex-*-used-percent), 0 when unknown. */
+  readonly usedPercent: number;
 }
 
 export interface HealthPolicy {
   readonly failureWindowMilliseconds: number;
   readonly failureThreshold: number;
+  /** At or above this usage percent an account gets fewer new sessions. */
+  readonly nearLimitPercent: number;
 }
+
+export const HEALTHY: AccountHealthView = Object.freeze({ inFlight: 0, coolingDownUntil: 0, recentFailures: 0, credentialFailedUntil: 0, usedPercent: 0 });
 
 export function isCoolingDown(view: AccountHealthView, now: number): boolean {
   return view.coolingDownUntil > now;
 }
 
-export function isUnhealthy(view: AccountHealthView, policy: HealthPolicy): boolean {
-  return view.recentFailures >= policy.failureThreshold;
+export function isUnhealthy(view: AccountHealthView, policy: HealthPolicy, now: number): boolean {
+  return view.recentFailures >= policy.failureThreshold || view.credentialFailedUntil > now;
 }
 
 /** Usable for new or movable (soft) sessions. */
 export function isUsable(view: AccountHealthView, policy: HealthPolicy, now: number): boolean {
-  return !isCoolingDown(view, now) && !isUnhealthy(view, policy);
+  return !isCoolingDown(view, now) && !isUnhealthy(view, policy, now);
+}
+
+export function isNearLimit(view: AccountHealthView, policy: HealthPolicy): boolean {
+  return view.usedPercent >= policy.nearLimitPercent;
 }
 
 class AccountHealth {
   inFlight = 0;
   coolingDownUntil = 0;
+  credentialFailedUntil = 0;
+  usedPercent = 0;
   failureTimes: number[] = [];
 }
 
@@ -49,7 +64,13 @@ export class AccountStateTable {
   view(account: string, now: number): AccountHealthView {
     const state = this.state(account);
     this.prune(state, now);
-    return { inFlight: state.inFlight, coolingDownUntil: state.coolingDownUntil, recentFailures: state.failureTimes.length };
+    return {
+      inFlight: state.inFlight,
+      coolingDownUntil: state.coolingDownUntil,
+      recentFailures: state.failureTimes.length,
+      credentialFailedUntil: state.credentialFailedUntil,
+      usedPercent: state.usedPercent,
+    };
   }
 
   private prune(state: AccountHealth, now: number): void {
@@ -79,11 +100,24 @@ export class AccountStateTable {
     this.prune(state, now);
   }
 
+  /** Returns true when this is news (the account was not already marked). */
+  recordCredentialFailure(account: string, until: number, now: number): boolean {
+    const state = this.state(account);
+    const news = state.credentialFailedUntil <= now;
+    state.credentialFailedUntil = Math.max(state.credentialFailedUntil, until);
+    return news;
+  }
+
+  recordUsage(account: string, usedPercent: number): void {
+    this.state(account).usedPercent = usedPercent;
+  }
+
   recordSuccess(account: string): void {
     // A success after failures shows recovery: forget the oldest failure so an
     // account that works again becomes usable before the window has fully passed.
     const state = this.state(account);
     if (state.failureTimes.length > 0) state.failureTimes.shift();
+    state.credentialFailedUntil = 0;
   }
 
   get healthPolicy(): HealthPolicy {

@@ -132,6 +132,12 @@ export const configSchema = z.strictObject({
       /** 5xx / resets within this window count against an account. */
       failureWindow: duration.prefault('60s'),
       failureThreshold: z.number().int().positive().default(5),
+      /** After 401/403 an account gets no new sessions for this long, then is tried again. */
+      credentialRecheck: duration.prefault('5m'),
+      /** Cooldown after insufficient_quota (billing must be fixed by a human). */
+      quotaCooldown: duration.prefault('1h'),
+      /** At or above this usage-window percent an account gets fewer new sessions. */
+      nearLimitPercent: z.number().min(0).max(100).default(90),
     })
     .prefault({}),
   responses: z

@@ -1,4 +1,4 @@
-import type { Account, Pool } from '../accounts/account.js';
+import type { Pool } from '../accounts/account.js';
 import type { BindingScope } from '../bindings/binding.js';
 import { JsonScanError, scanJsonBody, type BodyScan } from '../body/json-scan.js';
 import type { RequestProcessor } from '../extproc/stream.js';
@@ -8,27 +8,20 @@ import { continuityKey } from '../rewrite/continuity.js';
 import { rewriteRequest } from '../rewrite/request-rewrite.js';
 import { websocketHandshakeChanges } from '../rewrite/websocket-handshake.js';
 import { isWebSocketUpgrade, splitPath, type RequestView } from '../request/request-view.js';
-import type { RouteDecision } from '../routing/decide.js';
-import { factsFromResponseObject } from '../responses/response-facts.js';
-import { SseInspector } from '../responses/sse-inspector.js';
-import { cooldownUntil } from '../responses/upstream-limits.js';
-import { extractSignals, TURN_STATE_HEADER } from '../signals/signals.js';
+import { extractSignals } from '../signals/signals.js';
 import type { ProcessorContext } from './context.js';
 import { openAiError } from './errors.js';
-import { learnResponseFacts, learnTurnState } from './learn-response.js';
+import { ResponseHandler } from './response-handler.js';
+import { bindingKey } from '../bindings/binding.js';
 import { routeRequest } from './route-request.js';
 import { requestScope } from './scope.js';
 
 type RequestBody = { buffer: Buffer; scan: BodyScan; decodedFrom: string | undefined };
 type PreparedBody = { kind: 'json'; body: RequestBody } | { kind: 'headers_only' } | { kind: 'reject'; answer: ImmediateAnswer };
 
-type ResponseInspection = { kind: 'none' } | { kind: 'sse'; inspector: SseInspector } | { kind: 'json'; chunks: Buffer[]; size: number };
 
 const JSON_CONTENT_TYPE = /^application\/(?:[\w.+-]*\+)?json\b/i;
 
-function statusClass(status: number): string {
-  return Number.isFinite(status) && status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'other';
-}
 
 /**
  * The phases of one HTTP request. Holds the request's own state between
@@ -38,10 +31,9 @@ export class AffinityRequestProcessor implements RequestProcessor {
   private view: RequestView | undefined;
   private scope: BindingScope | undefined;
   private pool: Pool | undefined;
-  private routed: RouteDecision | undefined;
+  private response: ResponseHandler | undefined;
   private decided = false;
   private upgrade = false;
-  private inspection: ResponseInspection = { kind: 'none' };
   private accountCounted: string | undefined;
 
   constructor(private readonly context: ProcessorContext) {}
@@ -139,7 +131,6 @@ export class AffinityRequestProcessor implements RequestProcessor {
       logger.warn({ pool: pool.name, code: decision.code, source: decision.source }, 'request rejected');
       return { immediate: openAiError(decision.status, decision.code, decision.message) };
     }
-    this.routed = decision;
     const account = decision.account;
     this.context.accountState.requestStarted(account.name);
     this.accountCounted = account.name;
@@ -154,6 +145,7 @@ export class AffinityRequestProcessor implements RequestProcessor {
     const remove: string[] = [];
     if (config.routing.retryGuard && decision.strength === 'hard') set.push(['x-envoy-max-retries', '0']);
     let newBody: Buffer | undefined;
+    let streamForced = false;
     if (config.rewrite.enabled) {
       const rewrite = rewriteRequest({
         path: view.path,
@@ -168,7 +160,21 @@ export class AffinityRequestProcessor implements RequestProcessor {
       remove.push(...rewrite.removeHeaders);
       for (const rule of rewrite.applied) metrics.rewrites.inc({ account: account.name, rule });
       newBody = rewrite.body;
+      streamForced = rewrite.applied.includes('force:stream');
     }
+    const sessionKey = stickyKey ? bindingKey(this.scope!, 'session', stickyKey.value) : undefined;
+    this.response = new ResponseHandler(this.context, {
+      scope: this.scope!,
+      decision,
+      streamForced,
+      hardenSession: sessionKey
+        ? async () => {
+            const now = this.context.clock();
+            await this.context.store.put(sessionKey, { account: account.name, domain: account.domain, strength: 'hard', createdAt: now, lastSeenAt: now }, config.bindings.sessionTtl);
+            metrics.bindingsWritten.inc({ kind: 'session', mode: 'harden' });
+          }
+        : undefined,
+    });
     if (this.upgrade) {
       const handshake = websocketHandshakeChanges(view.headers, config.rewrite.websocketBeta);
       set.push(...handshake.set);
@@ -203,65 +209,11 @@ export class AffinityRequestProcessor implements RequestProcessor {
   }
 
   async responseHeaders(headers: Map<string, string>, endOfStream: boolean): Promise<PhaseAnswer> {
-    const decision = this.routed;
-    if (!decision) return CONTINUE;
-    const { config, metrics, accountState, clock } = this.context;
-    const account: Account = decision.account;
-    const status = Number(headers.get(':status'));
-    metrics.upstreamResponses.inc({ account: account.name, status_class: statusClass(status) });
-    const now = clock();
-    if (status === 429) {
-      accountState.coolDown(account.name, cooldownUntil(headers, now) ?? now + config.health.defaultCooldown);
-      metrics.cooldowns.inc({ account: account.name });
-    } else if (status >= 500) {
-      accountState.recordFailure(account.name, now);
-    } else if ((status >= 200 && status < 300) || status === 101) {
-      accountState.recordSuccess(account.name);
-      const token = headers.get(TURN_STATE_HEADER)?.trim();
-      if (token && token.length <= 1024) await learnTurnState(this.context, this.scope!, account, token);
-    }
-    if (status < 200 || status >= 300 || endOfStream || !config.responses.learnResponseIds) return CONTINUE;
-    const contentType = headers.get('content-type') ?? '';
-    if (contentType.toLowerCase().startsWith('text/event-stream')) {
-      this.inspection = { kind: 'sse', inspector: new SseInspector() };
-      return { modeOverride: { requestBody: 'BUFFERED', responseBody: 'STREAMED' } };
-    }
-    if (JSON_CONTENT_TYPE.test(contentType)) {
-      const length = Number(headers.get('content-length'));
-      if (Number.isFinite(length) && length > config.responses.maxInspectBytes) return CONTINUE;
-      this.inspection = { kind: 'json', chunks: [], size: 0 };
-      return { modeOverride: { requestBody: 'BUFFERED', responseBody: 'BUFFERED' } };
-    }
-    return CONTINUE;
+    return this.response ? this.response.headers(headers, endOfStream) : CONTINUE;
   }
 
   async responseBody(body: Buffer, endOfStream: boolean): Promise<PhaseAnswer> {
-    const inspection = this.inspection;
-    const decision = this.routed;
-    if (!decision || inspection.kind === 'none') return CONTINUE;
-    if (inspection.kind === 'sse') {
-      for (const facts of inspection.inspector.push(body)) {
-        await learnResponseFacts(this.context, this.scope!, decision.account, facts);
-      }
-      if (inspection.inspector.finished) this.inspection = { kind: 'none' };
-      return CONTINUE;
-    }
-    inspection.chunks.push(body);
-    inspection.size += body.length;
-    if (inspection.size > this.context.config.responses.maxInspectBytes) {
-      this.inspection = { kind: 'none' };
-      return CONTINUE;
-    }
-    if (!endOfStream) return CONTINUE;
-    this.inspection = { kind: 'none' };
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(Buffer.concat(inspection.chunks).toString('utf8'));
-    } catch {
-      return CONTINUE;
-    }
-    await learnResponseFacts(this.context, this.scope!, decision.account, factsFromResponseObject(parsed));
-    return CONTINUE;
+    return this.response ? this.response.body(body, endOfStream) : CONTINUE;
   }
 
   finish(): void {

@@ -3,7 +3,7 @@ import { createParser, type EventSourceMessage, type EventSourceParser } from 'e
 import { factsFromResponseObject, type ResponseFacts } from './response-facts.js';
 
 const FINAL_EVENTS = new Set(['response.completed', 'response.incomplete', 'response.failed', 'response.done']);
-const INTERESTING_EVENTS = new Set(['response.created', ...FINAL_EVENTS]);
+const INTERESTING_EVENTS = new Set(['response.created', 'error', ...FINAL_EVENTS]);
 
 /**
  * Reads a Responses SSE stream chunk by chunk, without holding it: reports the
@@ -16,6 +16,10 @@ export class SseInspector {
   // Chunks may split a multi-byte character; the decoder carries it over.
   private readonly decoder = new StringDecoder('utf8');
   private readonly pending: ResponseFacts[] = [];
+  /** The response object of the final event (response.completed / .incomplete / .failed). */
+  finalResponse: unknown;
+  /** The error of an `error` event or of response.failed, as the upstream sent it. */
+  streamError: unknown;
 
   constructor() {
     this.parser = createParser({ onEvent: (event) => this.onEvent(event) });
@@ -46,7 +50,17 @@ export class SseInspector {
       type = typeof data.type === 'string' ? data.type : undefined;
       if (type === undefined || !INTERESTING_EVENTS.has(type)) return;
     }
+    if (type === 'error') {
+      this.streamError = data;
+      this.done = true;
+      return;
+    }
+    const response = data.response as { error?: unknown } | undefined;
+    if (type === 'response.failed' && response?.error) this.streamError = { error: response.error };
     this.pending.push(factsFromResponseObject(data.response));
-    if (FINAL_EVENTS.has(type)) this.done = true;
+    if (FINAL_EVENTS.has(type)) {
+      this.done = true;
+      this.finalResponse = data.response;
+    }
   }
 }

@@ -26,3 +26,37 @@ export function cooldownUntil(headers: ReadonlyMap<string, string>, now: number)
   const valid = candidates.filter((value) => Number.isFinite(value) && value > now);
   return valid.length === 0 ? undefined : Math.max(...valid);
 }
+
+/** The highest usage-window percent reported (x-codex-primary/secondary-used-percent), if any. */
+export function usedPercent(headers: ReadonlyMap<string, string>): number | undefined {
+  let highest: number | undefined;
+  for (const window of ['primary', 'secondary']) {
+    const value = Number(headers.get(`x-codex-${window}-used-percent`));
+    if (headers.has(`x-codex-${window}-used-percent`) && Number.isFinite(value)) highest = Math.max(highest ?? 0, value);
+  }
+  return highest;
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** OpenAI's reset durations: "6m0s", "1.5s", "120ms", "1h2m". */
+export function parseResetDuration(text: string | undefined): number | undefined {
+  if (!text || !/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(text.trim())) return undefined;
+  let total = 0;
+  for (const part of text.trim().matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(part[1]) * UNITS[part[2]!]!;
+  return total;
+}
+
+/**
+ * An exhausted public-API budget (x-ratelimit-remaining-requests or -tokens at 0):
+ * the account is unusable until its reset.
+ */
+export function exhaustedUntil(headers: ReadonlyMap<string, string>, now: number): number | undefined {
+  let until: number | undefined;
+  for (const budget of ['requests', 'tokens']) {
+    if (headers.get(`x-ratelimit-remaining-${budget}`)?.trim() !== '0') continue;
+    const reset = parseResetDuration(headers.get(`x-ratelimit-reset-${budget}`));
+    if (reset !== undefined && reset > 0) until = Math.max(until ?? 0, now + reset);
+  }
+  return until;
+}

@@ -1,6 +1,6 @@
 import type { Account } from '../accounts/account.js';
 import type { AccountHealthView, HealthPolicy } from '../accounts/health.js';
-import { isUsable } from '../accounts/health.js';
+import { isNearLimit, isUsable } from '../accounts/health.js';
 
 /** An account with its current state, as the selection pipeline sees it. */
 export interface Candidate {
@@ -22,9 +22,13 @@ export const inDomain = (domain: string) => (candidate: Candidate) => candidate.
 export const usableAt = (context: SelectionContext) => (candidate: Candidate) => isUsable(candidate.health, context.policy, context.now);
 export const notAccount = (name: string) => (candidate: Candidate) => candidate.account.name !== name;
 
+/** An account near its usage window counts as this many times more loaded. */
+export const NEAR_LIMIT_PENALTY = 4;
+
 /** Load per unit of weight if this request were added. Lower is better. */
-export function loadScore(candidate: Candidate): number {
-  return (candidate.health.inFlight + 1) / candidate.account.weight;
+export function loadScore(candidate: Candidate, policy?: HealthPolicy): number {
+  const load = (candidate.health.inFlight + 1) / candidate.account.weight;
+  return policy && isNearLimit(candidate.health, policy) ? load * NEAR_LIMIT_PENALTY : load;
 }
 
 /** Picks the least loaded candidate by weight; ties go to the tie breaker. */
@@ -33,7 +37,7 @@ export function pickLeastLoaded(candidates: readonly Candidate[], context: Selec
   let best = Number.POSITIVE_INFINITY;
   let tied: Account[] = [];
   for (const candidate of candidates) {
-    const score = loadScore(candidate);
+    const score = loadScore(candidate, context.policy);
     if (score < best - 1e-9) {
       best = score;
       tied = [candidate.account];

@@ -89,15 +89,14 @@ export interface OpenAISdk {
 
 /** The `openai` package, imported from test/e2e-clients/node_modules. */
 export async function openaiSdk(): Promise<OpenAISdk> {
-  let entry: string;
   let version: string;
   try {
-    entry = requireHere.resolve('openai');
-    version = (JSON.parse(readFileSync(requireHere.resolve('openai/package.json'), 'utf8')) as { version: string }).version;
+    // The package exports no ./package.json; its main entry sits beside it.
+    const entry = requireHere.resolve('openai');
+    version = (JSON.parse(readFileSync(join(dirname(entry), 'package.json'), 'utf8')) as { version: string }).version;
   } catch (error) {
     throw missing('OpenAI Node SDK (openai)', error);
   }
-  void entry;
   // A non-literal specifier: resolved at run time from this folder, not by the typechecker.
   const specifier: string = 'openai';
   const mod = (await import(specifier)) as { default: new (options: Record<string, unknown>) => OpenAIClient; APIError: new (...args: never[]) => OpenAIError };

@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { codexCli, type CodexInstall } from './clients.js';
 
-export const CODEX_MODEL = 'gpt-5.1-codex';
 /** Not a credential: the fake accounts accept any key (Envoy's authn would sit in front). */
 export const POOL_API_KEY = 'sk-e2e-clients-not-a-secret';
 
@@ -28,6 +27,7 @@ export interface CodexSessionOptions {
   egressEnv: Record<string, string>;
   /** Per invocation; the process group is killed after it. Default 60 s. */
   timeoutMs?: number;
+  /** Default: none in config.toml, so the CLI uses its own default model (as a user would). */
   model?: string;
 }
 
@@ -39,8 +39,8 @@ export interface CodexSessionOptions {
  * - analytics / feedback: telemetry uploads (off even though no egress was seen with them on);
  * - request/stream retries 0: a failed request fails its turn at once (the control runs).
  */
-export function codexConfigToml(baseUrl: string, model = CODEX_MODEL): string {
-  return `${model === '' ? '' : `model = "${model}"\n`}model_provider = "pool"
+export function codexConfigToml(baseUrl: string, model?: string): string {
+  return `${model === undefined ? '' : `model = "${model}"\n`}model_provider = "pool"
 approval_policy = "never"
 sandbox_mode = "read-only"
 check_for_update_on_startup = false

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Account, Pool } from '../../src/accounts/account.js';
-import type { AccountHealthView } from '../../src/accounts/health.js';
+import { HEALTHY, type AccountHealthView } from '../../src/accounts/health.js';
 import type { Binding } from '../../src/bindings/binding.js';
 import { decide, type DecisionInput } from '../../src/routing/decide.js';
 import { createWeightedRoundRobin, selectNewAccount, type Candidate } from '../../src/routing/select.js';
@@ -10,7 +10,7 @@ const account = (name: string, domain: string, weight = 1): Account => ({ name, 
 const A1 = account('a1', 'org-a');
 const A2 = account('a2', 'org-a');
 const B1 = account('b1', 'org-b');
-const healthy: AccountHealthView = { inFlight: 0, coolingDownUntil: 0, recentFailures: 0 };
+const healthy: AccountHealthView = HEALTHY;
 const cooling: AccountHealthView = { ...healthy, coolingDownUntil: NOW + 60_000 };
 const failing: AccountHealthView = { ...healthy, recentFailures: 10 };
 const binding = (to: Account, strength: Binding['strength'] = 'soft'): Binding => ({ account: to.name, domain: to.domain, strength, createdAt: 0, lastSeenAt: 0 });
@@ -22,7 +22,7 @@ function input(overrides: Partial<DecisionInput> & { health?: Record<string, Acc
   return {
     pool,
     candidates,
-    context: { now: NOW, policy: { failureWindowMilliseconds: 60_000, failureThreshold: 5 }, tieBreaker: (tied) => tied[0]! },
+    context: { now: NOW, policy: { failureWindowMilliseconds: 60_000, failureThreshold: 5, nearLimitPercent: 90 }, tieBreaker: (tied) => tied[0]! },
     strength: 'soft',
     stickySource: 'session_header',
     anchors: [],
@@ -160,7 +160,7 @@ describe('selection', () => {
       { account: account('big', 'x', 4), health: { ...healthy, inFlight: 3 } },
       { account: account('small', 'y', 1), health: { ...healthy, inFlight: 1 } },
     ];
-    const chosen = selectNewAccount(candidates, { now: NOW, policy: { failureWindowMilliseconds: 1, failureThreshold: 5 }, tieBreaker: (tied) => tied[0]! });
+    const chosen = selectNewAccount(candidates, { now: NOW, policy: { failureWindowMilliseconds: 1, failureThreshold: 5, nearLimitPercent: 90 }, tieBreaker: (tied) => tied[0]! });
     expect(chosen?.name).toBe('big');
   });
 });

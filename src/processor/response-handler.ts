@@ -1,0 +1,213 @@
+import type { Account } from '../accounts/account.js';
+import type { BindingScope } from '../bindings/binding.js';
+import { CONTINUE, type PhaseAnswer } from '../extproc/phase-answer.js';
+import type { RouteDecision } from '../routing/decide.js';
+import { classifyError, isAccountBoundError, type ErrorClassification } from '../responses/classify-error.js';
+import { factsFromResponseObject } from '../responses/response-facts.js';
+import { SseInspector } from '../responses/sse-inspector.js';
+import { cooldownUntil, exhaustedUntil, usedPercent } from '../responses/upstream-limits.js';
+import { TURN_STATE_HEADER } from '../signals/signals.js';
+import type { ProcessorContext } from './context.js';
+import { learnResponseFacts, learnTurnState } from './learn-response.js';
+
+/** Response header telling the client its session cannot move to another account. */
+export const ACCOUNT_BOUND_HEADER = 'x-codex-affinity-session';
+
+const JSON_CONTENT_TYPE = /^application\/(?:[\w.+-]*\+)?json\b/i;
+
+type Reading =
+  | { kind: 'none' }
+  | { kind: 'sse'; inspector: SseInspector }
+  | { kind: 'sse_to_json'; chunks: Buffer[]; size: number }
+  | { kind: 'json'; chunks: Buffer[]; size: number }
+  | { kind: 'error'; status: number; chunks: Buffer[]; size: number };
+
+function statusClass(status: number): string {
+  return Number.isFinite(status) && status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'other';
+}
+
+export interface ResponseHandlerOptions {
+  readonly scope: BindingScope;
+  readonly decision: RouteDecision;
+  /** Hardens the session binding after an account-bound error. */
+  readonly hardenSession: (() => Promise<void>) | undefined;
+  /** The client did not ask for a stream but the profile forced one: answer it JSON. */
+  readonly streamForced: boolean;
+}
+
+/**
+ * The response side of one routed request: account state from statuses and
+ * rate-limit headers, error classification (buffered error bodies, SSE error
+ * events), learning of response ids, items and turn-state tokens, and turning a
+ * forced stream back into the JSON its client asked for.
+ */
+export class ResponseHandler {
+  private reading: Reading = { kind: 'none' };
+  private readonly account: Account;
+
+  constructor(
+    private readonly context: ProcessorContext,
+    private readonly options: ResponseHandlerOptions,
+  ) {
+    this.account = options.decision.account;
+  }
+
+  async headers(headers: Map<string, string>, endOfStream: boolean): Promise<PhaseAnswer> {
+    const { config, metrics, accountState, clock, logger } = this.context;
+    const account = this.account;
+    const status = Number(headers.get(':status'));
+    const now = clock();
+    metrics.upstreamResponses.inc({ account: account.name, status_class: statusClass(status) });
+    const percent = usedPercent(headers);
+    if (percent !== undefined) accountState.recordUsage(account.name, percent);
+    const exhausted = exhaustedUntil(headers, now);
+    if (exhausted !== undefined) accountState.coolDown(account.name, exhausted);
+
+    if (status === 429) {
+      // Provisional: the body (when Envoy sends it) may name a more precise reset.
+      accountState.coolDown(account.name, cooldownUntil(headers, now) ?? now + config.health.defaultCooldown);
+      metrics.cooldowns.inc({ account: account.name });
+    } else if (status >= 500) {
+      accountState.recordFailure(account.name, now);
+    } else if (status === 401 || status === 403) {
+      if (accountState.recordCredentialFailure(account.name, now + config.health.credentialRecheck, now)) {
+        logger.error({ account: account.name, status }, 'upstream rejected the account credential; no new sessions until recheck');
+      }
+    } else if ((status >= 200 && status < 300) || status === 101) {
+      accountState.recordSuccess(account.name);
+      const token = headers.get(TURN_STATE_HEADER)?.trim();
+      if (token && token.length <= 1024) await learnTurnState(this.context, this.options.scope, account, token);
+    }
+    if (endOfStream) return CONTINUE;
+
+    const contentType = (headers.get('content-type') ?? '').toLowerCase();
+    const length = Number(headers.get('content-length'));
+    const fits = !(Number.isFinite(length) && length > config.responses.maxInspectBytes);
+    const buffered = { modeOverride: { requestBody: 'BUFFERED', responseBody: 'BUFFERED' } } as const;
+    if (status >= 400) {
+      if (!fits) return CONTINUE;
+      this.reading = { kind: 'error', status, chunks: [], size: 0 };
+      return buffered;
+    }
+    if (status < 200 || status >= 300) return CONTINUE;
+    if (contentType.startsWith('text/event-stream')) {
+      if (this.options.streamForced) {
+        this.reading = { kind: 'sse_to_json', chunks: [], size: 0 };
+        return buffered;
+      }
+      this.reading = { kind: 'sse', inspector: new SseInspector() };
+      return { modeOverride: { requestBody: 'BUFFERED', responseBody: 'STREAMED' } };
+    }
+    if (JSON_CONTENT_TYPE.test(contentType) && fits && config.responses.learnResponseIds) {
+      this.reading = { kind: 'json', chunks: [], size: 0 };
+      return buffered;
+    }
+    return CONTINUE;
+  }
+
+  async body(chunk: Buffer, endOfStream: boolean): Promise<PhaseAnswer> {
+    const reading = this.reading;
+    if (reading.kind === 'none') return CONTINUE;
+    if (reading.kind === 'sse') {
+      for (const facts of reading.inspector.push(chunk)) await this.learn(facts);
+      if (reading.inspector.finished) {
+        this.reading = { kind: 'none' };
+        if (reading.inspector.streamError !== undefined) await this.onError(200, reading.inspector.streamError);
+      }
+      return CONTINUE;
+    }
+    reading.chunks.push(chunk);
+    reading.size += chunk.length;
+    if (reading.size > this.context.config.responses.maxInspectBytes) {
+      this.reading = { kind: 'none' };
+      return CONTINUE;
+    }
+    if (!endOfStream) return CONTINUE;
+    this.reading = { kind: 'none' };
+    const whole = Buffer.concat(reading.chunks);
+    if (reading.kind === 'sse_to_json') return this.streamToJson(whole);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(whole.toString('utf8'));
+    } catch {
+      parsed = whole.toString('utf8').slice(0, 4096);
+    }
+    if (reading.kind === 'json') {
+      await this.learn(factsFromResponseObject(parsed));
+      return CONTINUE;
+    }
+    const classification = await this.onError(reading.status, parsed);
+    return isAccountBoundError(classification.errorClass)
+      ? { headers: { set: [[ACCOUNT_BOUND_HEADER, 'account-bound']], remove: [] }, dynamicMetadata: this.metadata(classification) }
+      : { dynamicMetadata: this.metadata(classification) };
+  }
+
+  private metadata(classification: ErrorClassification): NonNullable<PhaseAnswer['dynamicMetadata']> {
+    return { [this.context.config.routing.metadataNamespace]: { error_class: classification.errorClass } };
+  }
+
+  private async learn(facts: ReturnType<typeof factsFromResponseObject>): Promise<void> {
+    if (!this.context.config.responses.learnResponseIds) {
+      // Usage still counts; ids are not stored.
+      await learnResponseFacts(this.context, this.options.scope, this.account, { ...facts, encryptedItemIds: [], responseId: undefined });
+      return;
+    }
+    await learnResponseFacts(this.context, this.options.scope, this.account, facts);
+  }
+
+  /** Acts on a classified upstream error; never changes the status the client sees. */
+  private async onError(status: number, body: unknown): Promise<ErrorClassification> {
+    const { accountState, config, metrics, clock } = this.context;
+    const now = clock();
+    const classification = classifyError(status, body, now);
+    const account = this.account.name;
+    metrics.upstreamErrors.inc({ account, error_class: classification.errorClass });
+    switch (classification.errorClass) {
+      case 'invalid_encrypted_content':
+      case 'previous_response_not_found':
+        // The state lives here: the binding stays, and becomes hard; the account is fine.
+        await this.options.hardenSession?.();
+        break;
+      case 'rate_limit_exceeded':
+      case 'usage_limit_reached':
+        accountState.coolDown(account, classification.resetAt ?? now + config.health.defaultCooldown);
+        if (status !== 429) metrics.cooldowns.inc({ account });
+        break;
+      case 'insufficient_quota':
+        accountState.coolDown(account, now + config.health.quotaCooldown);
+        break;
+      case 'server_is_overloaded':
+        if (status < 500) accountState.recordFailure(account, now);
+        break;
+      default:
+        break;
+    }
+    return classification;
+  }
+
+  /** A stream the profile forced, answered as the JSON response the client asked for. */
+  private async streamToJson(whole: Buffer): Promise<PhaseAnswer> {
+    const inspector = new SseInspector();
+    for (const facts of inspector.push(whole)) await this.learn(facts);
+    let status = 200;
+    let json: unknown = inspector.finalResponse;
+    if (inspector.streamError !== undefined) {
+      const classification = await this.onError(200, inspector.streamError);
+      status = isAccountBoundError(classification.errorClass) ? 400 : classification.errorClass.startsWith('rate') || classification.errorClass === 'usage_limit_reached' ? 429 : 500;
+      json = inspector.streamError;
+    }
+    if (json === undefined) return CONTINUE;
+    const body = Buffer.from(JSON.stringify(json));
+    return {
+      headers: {
+        set: [
+          ...(status !== 200 ? ([[':status', String(status)]] as const) : []),
+          ['content-type', 'application/json'],
+          ['content-length', String(body.length)],
+        ],
+        remove: ['transfer-encoding'],
+      },
+      body,
+    };
+  }
+}

@@ -1,0 +1,11 @@
+import { startStack } from '../e2e/stack.js';
+import { startEgressTrap } from './egress-trap.js';
+import { CodexSession, withLimit } from './codex-cli.js';
+const stack = await startStack({ topology: 'affinity', accounts: [ { name: 'acct-a', domain: 'org-a' } ] });
+const trap = await startEgressTrap();
+const par = Number(process.argv[2] ?? 1), n = Number(process.argv[3] ?? 4);
+const t0 = Date.now();
+const ru0 = process.resourceUsage();
+await withLimit(par, Array.from({ length: n }, () => async () => { const s = new CodexSession({ baseUrl: `${stack.url}/v1`, egressEnv: trap.env }); const r = await s.exec('say hi'); s.dispose(); return r; }));
+console.log('par', par, 'n', n, 'wall', Date.now() - t0);
+await trap.close(); await stack.close();
