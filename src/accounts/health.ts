@@ -89,9 +89,21 @@ export class AccountStateTable {
     if (state.inFlight > 0) state.inFlight--;
   }
 
-  coolDown(account: string, until: number): void {
+  /** Extends the cooldown to `until` (never shortens it); returns the cooldown now in force. */
+  coolDown(account: string, until: number): number {
     const state = this.state(account);
     if (until > state.coolingDownUntil) state.coolingDownUntil = until;
+    return state.coolingDownUntil;
+  }
+
+  /**
+   * Replaces a provisional cooldown (set from a 429's headers before its body
+   * was read) by the one the body names, unless something else changed it since.
+   */
+  refineCooldown(account: string, provisional: number, until: number): void {
+    const state = this.state(account);
+    if (state.coolingDownUntil === provisional) state.coolingDownUntil = until;
+    else if (until > state.coolingDownUntil) state.coolingDownUntil = until;
   }
 
   recordFailure(account: string, now: number): void {

@@ -43,6 +43,8 @@ export interface ResponseHandlerOptions {
  */
 export class ResponseHandler {
   private reading: Reading = { kind: 'none' };
+  /** The cooldown set from a 429's headers, refined once its body is read. */
+  private provisionalCooldown: number | undefined;
   private readonly account: Account;
 
   constructor(
@@ -65,7 +67,9 @@ export class ResponseHandler {
 
     if (status === 429) {
       // Provisional: the body (when Envoy sends it) may name a more precise reset.
-      accountState.coolDown(account.name, cooldownUntil(headers, now) ?? now + config.health.defaultCooldown);
+      const fromHeaders = cooldownUntil(headers, now);
+      const until = accountState.coolDown(account.name, fromHeaders ?? now + config.health.defaultCooldown);
+      if (fromHeaders === undefined) this.provisionalCooldown = until;
       metrics.cooldowns.inc({ account: account.name });
     } else if (status >= 500) {
       accountState.recordFailure(account.name, now);
@@ -169,12 +173,16 @@ export class ResponseHandler {
         await this.options.hardenSession?.();
         break;
       case 'rate_limit_exceeded':
-      case 'usage_limit_reached':
-        accountState.coolDown(account, classification.resetAt ?? now + config.health.defaultCooldown);
+      case 'usage_limit_reached': {
+        const until = classification.resetAt ?? now + config.health.defaultCooldown;
+        if (this.provisionalCooldown !== undefined) accountState.refineCooldown(account, this.provisionalCooldown, until);
+        else accountState.coolDown(account, until);
         if (status !== 429) metrics.cooldowns.inc({ account });
         break;
+      }
       case 'insufficient_quota':
-        accountState.coolDown(account, now + config.health.quotaCooldown);
+        if (this.provisionalCooldown !== undefined) accountState.refineCooldown(account, this.provisionalCooldown, now + config.health.quotaCooldown);
+        else accountState.coolDown(account, now + config.health.quotaCooldown);
         break;
       case 'server_is_overloaded':
         if (status < 500) accountState.recordFailure(account, now);

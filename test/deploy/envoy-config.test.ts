@@ -1,14 +1,15 @@
-// Validates deploy/envoy.yaml strictly against the official Envoy protos (grpc-js-xds deps):
-// every key is a field (proto or JSON name), enums are names of the enum, scalars have the
-// right kind, well-known types use their JSON forms, "@type" resolves to an official message,
-// oneofs have at most one member (exactly one where validate.required), messages carry their
-// validate-required fields, and deprecated fields/values are refused. Then checks the facts
-// the processor relies on (DESIGN.md "Envoy side", shared/envoy-ext-proc.md).
+// Validates deploy/envoy.yaml strictly against the official Envoy protos (the validator lives
+// in ./envoy-validator.ts: every key, enum, scalar, "@type", oneof, required and deprecated
+// field), shows that the validator catches each kind of mistake, then checks the facts the
+// processor relies on (DESIGN.md "Envoy side", shared/envoy-ext-proc.md), including which
+// route a request takes: inference calls by the processor's header, everything else to a
+// fixed account cluster.
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { configSchema } from '../../src/config/schema.js';
+import { PROFILE_RULES } from '../../src/rewrite/profiles.js';
 import { validateBootstrap } from './envoy-validator.js';
 
 const read = (rel: string) => fs.readFileSync(fileURLToPath(new URL(`../../${rel}`, import.meta.url)), 'utf8');
@@ -186,6 +187,12 @@ describe('deploy/envoy.yaml gives the processor what it relies on', () => {
     for (const path of misses) {
       expect(routeMatches(inferenceRoute.match, { method: 'POST', path }), path).toBe(false);
       expect(routeMatches(inferenceRoute.match, { method: 'POST', path: `${path}?q=/v1/responses` }), path).toBe(false);
+    }
+    // Profiles rewrite some paths (chatgpt-codex: /v1/responses -> /backend-api/codex/responses)
+    // and Envoy re-resolves the route on the rewritten path: it must still be the inference route.
+    for (const [from, to] of Object.values(PROFILE_RULES).flatMap((rules) => Object.entries(rules.paths))) {
+      expect(routeFor({ method: 'POST', path: from }).name, from).toBe('inference');
+      expect(routeFor({ method: 'POST', path: `${to}?x=1` }).name, to).toBe('inference');
     }
     // The processor routes POSTs only: other methods on these paths are not inference calls.
     for (const method of ['GET', 'DELETE', 'HEAD']) expect(routeFor({ method, path: '/v1/chat/completions' }).name).not.toBe('inference');

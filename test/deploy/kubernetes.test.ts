@@ -172,8 +172,7 @@ const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8'
 describe('deploy/kubernetes rendered by `kubectl kustomize`', () => {
   it.skipIf(!kubectl)('renders, with hashed ConfigMap names the Deployment refers to and the files as data', () => {
     const result = spawnSync('kubectl', ['kustomize', DIR], { encoding: 'utf8' });
-    expect(result.stderr).toBe('');
-    expect(result.status).toBe(0);
+    expect(result.status, result.stderr).toBe(0);
     const docs = docsOf(result.stdout);
     expect(docs.map((d) => d.kind).sort()).toEqual(['ConfigMap', 'ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
     const volumes: Json[] = docs.find((d) => d.kind === 'Deployment').spec.template.spec.volumes;

@@ -24,7 +24,7 @@ const PROMPTS = ['say hi', 'what did you just say?', 'run one command [tool_call
 const REQUESTS_PER_SESSION = PROMPTS.length + 1;
 const SESSIONS = 10;
 // Each codex exec costs about a second of CPU; this machine has two cores.
-const PARALLEL = 2;
+const PARALLEL = 1;
 
 function recordCodexFixtures(result: CodexSessionsResult, kinds: readonly string[], context: string): void {
   if (!RECORDING) return;

@@ -4,6 +4,7 @@
 import type { RequestLogEntry } from '../fake-upstream/index.js';
 import type { FakeAccountOptions } from '../fake-upstream/index.js';
 import { startStack, type Stack, type StackOptions, type Topology } from '../e2e/stack.js';
+import { codexCli } from './clients.js';
 import { CodexSession, withLimit, type CodexRun } from './codex-cli.js';
 import { startEgressTrap } from './egress-trap.js';
 import { startRecorder, type CapturedRequest } from './recorder.js';
@@ -39,6 +40,7 @@ export interface CodexSessionsResult {
 }
 
 export async function runCodexSessions(options: CodexSessionsOptions): Promise<CodexSessionsResult> {
+  codexCli(); // fails with the install command before anything starts
   const started = Date.now();
   const stack: Stack = await startStack({ topology: options.topology, accounts: options.accounts, ...(options.processor ? { processor: options.processor } : {}) });
   const recorder = await startRecorder(stack.url);

@@ -38,9 +38,20 @@ function failures(result: SdkRunResult): Record<string, number> {
 
 function recordSdkFixtures(result: SdkRunResult): void {
   if (!RECORDING) return;
-  for (const kind of ['chain-start', 'chain-step', 'stateless-start', 'stateless-step'] as const) {
-    // The streamed variant; the non-streamed request differs only by the absent `stream` key.
-    const request = result.captured.find((captured) => captured.status === 200 && sdkRequestKind(captured) === kind && captured.body.includes('"stream":true'));
+  // Streamed variants; a non-streamed request differs only by the absent `stream` key.
+  const streamed = result.captured.filter((captured) => captured.status === 200 && captured.body.includes('"stream":true'));
+  const firstInput = (request: { body: Buffer }) => JSON.stringify((JSON.parse(request.body.toString('utf8')) as { input: unknown[] }).input[0]);
+  const chosen = new Map<string, (typeof streamed)[number]>();
+  for (const kind of ['chain-start', 'chain-step', 'stateless-start'] as const) {
+    const request = streamed.find((captured) => sdkRequestKind(captured) === kind);
+    if (request) chosen.set(kind, request);
+  }
+  // The stateless step of the same conversation as the recorded start (same first message).
+  const start = chosen.get('stateless-start');
+  const step = start && streamed.find((captured) => sdkRequestKind(captured) === 'stateless-step' && firstInput(captured) === firstInput(start));
+  if (step) chosen.set('stateless-step', step);
+  for (const kind of ['chain-start', 'chain-step', 'stateless-start', 'stateless-step']) {
+    const request = chosen.get(kind);
     if (!request) throw new Error(`no successful streamed ${kind} request was captured to record`);
     const note = `Recorded from the OpenAI Node SDK ${result.sdkVersion} (client.responses.create, stream: true, baseURL at the gateway) through the Envoy stand-in and codex-affinity to an openai-profile fake account. Regenerate: RECORD_CLIENT_FIXTURES=1 npx vitest run test/e2e-clients/openai-sdk.test.ts`;
     console.log(`recorded ${writeFixture(toFixture('openai-node', result.sdkVersion, kind, request, note))}`);

@@ -2,12 +2,15 @@
 // reasoning included) through the Envoy stand-in to fake accounts in three domains that really
 // enforce sealing, with codex-affinity versus round robin and Envoy's ring hash on session-id.
 import { describe, expect, it } from 'vitest';
+
+// Whole-stack runs: bounded, but slow on a loaded 2-core machine.
+const E2E_TIMEOUT = { timeout: 180_000 };
 import { formatTable, runTopology, type ComparisonRow } from './comparison.js';
 
 const rows: ComparisonRow[] = [];
 
 describe('codex-affinity against round robin and ring hash, end to end', () => {
-  it('steady state, 200 sessions × 5 turns: zero encrypted-content failures, every session on one account', async () => {
+  it('steady state, 200 sessions × 5 turns: zero encrypted-content failures, every session on one account', E2E_TIMEOUT, async () => {
     const ours = await runTopology('affinity', 'steady', { sessions: 200, turns: 5 });
     const roundRobin = await runTopology('round-robin', 'steady', { sessions: 200, turns: 5 });
     const ringHash = await runTopology('ring-hash', 'steady', { sessions: 200, turns: 5 });
@@ -22,7 +25,7 @@ describe('codex-affinity against round robin and ring hash, end to end', () => {
     expect(ringHash.row.encryptedContentFailures).toBe(0);
   });
 
-  it('one account rate-limited mid-run: no hard-session failure caused by routing, new sessions avoid it', async () => {
+  it('one account rate-limited mid-run: no hard-session failure caused by routing, new sessions avoid it', E2E_TIMEOUT, async () => {
     const ours = await runTopology('affinity', 'rate-limited', { sessions: 100, turns: 5 });
     const roundRobin = await runTopology('round-robin', 'rate-limited', { sessions: 100, turns: 5 });
     const ringHash = await runTopology('ring-hash', 'rate-limited', { sessions: 100, turns: 5 });
@@ -36,7 +39,7 @@ describe('codex-affinity against round robin and ring hash, end to end', () => {
     expect(ours.row.rateLimited).toBeLessThan(ringHash.row.rateLimited);
   });
 
-  it('one account removed mid-run: no encrypted-content failure; only sessions of the vanished domain fail', async () => {
+  it('one account removed mid-run: no encrypted-content failure; only sessions of the vanished domain fail', E2E_TIMEOUT, async () => {
     const ours = await runTopology('affinity', 'account-removed', { sessions: 100, turns: 5 });
     const roundRobin = await runTopology('round-robin', 'account-removed', { sessions: 100, turns: 5 });
     const ringHash = await runTopology('ring-hash', 'account-removed', { sessions: 100, turns: 5 });

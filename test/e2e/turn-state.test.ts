@@ -3,6 +3,9 @@
 // tool-call follow-ups of a turn. A binding store that keeps forgetting session bindings
 // mid-run (evictions) must not send a single token-carrying request to another account.
 import { describe, expect, it } from 'vitest';
+
+// Whole-stack runs: bounded, but slow on a loaded 2-core machine.
+const E2E_TIMEOUT = { timeout: 180_000 };
 import type { Binding } from '../../src/bindings/binding.js';
 import { MemoryBindingStore } from '../../src/bindings/memory-store.js';
 import type { BindingStore } from '../../src/bindings/store.js';
@@ -46,7 +49,7 @@ class ForgetfulStore implements BindingStore {
 }
 
 describe('turn-state tokens through the whole stack', () => {
-  it('with tool calls inside turns and session bindings evicted mid-run, 0 token requests go to another account', async () => {
+  it('with tool calls inside turns and session bindings evicted mid-run, 0 token requests go to another account', E2E_TIMEOUT, async () => {
     const store = new ForgetfulStore();
     const stack = await startStack({
       topology: 'affinity',
@@ -93,7 +96,7 @@ describe('turn-state tokens through the whole stack', () => {
     }
   });
 
-  it('the token alone routes home: with item learning off, evictions break turn starts but never a token request', async () => {
+  it('the token alone routes home: with item learning off, evictions break turn starts but never a token request', E2E_TIMEOUT, async () => {
     const store = new ForgetfulStore();
     const stack = await startStack({
       topology: 'affinity',

@@ -1,0 +1,177 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { WireProcessingResponse } from '../../src/extproc/wire-types.js';
+import { codexRequest, metadataOf, routedCluster, ScriptedStream, setHeaders, startTestProcessor, type TestProcessor } from '../support/processor.js';
+import { upstreamErrors } from '../support/upstream-errors.js';
+
+let processor: TestProcessor | undefined;
+afterEach(async () => {
+  await processor?.close();
+  processor = undefined;
+});
+
+interface Exchange {
+  cluster: string | undefined;
+  metadata: Record<string, unknown>;
+  responseHeadersAnswer?: WireProcessingResponse;
+  responseBodyAnswer?: WireProcessingResponse;
+}
+
+/** One request and the upstream's answer (status, headers, body) through the processor. */
+async function exchange(
+  target: TestProcessor,
+  request: { headers: Record<string, string>; body: object },
+  answer: { status: number; headers?: Record<string, string>; body?: string } = { status: 200 },
+): Promise<Exchange> {
+  const stream = new ScriptedStream(target);
+  await stream.requestHeaders(request.headers);
+  const routed = await stream.requestBody(request.body);
+  const result: Exchange = { cluster: routedCluster(routed), metadata: metadataOf(routed) };
+  result.responseHeadersAnswer = await stream.responseHeaders({ ':status': String(answer.status), 'content-type': 'application/json', ...answer.headers }, answer.body === undefined);
+  if (answer.body !== undefined && result.responseHeadersAnswer.mode_override?.response_body_mode === 'BUFFERED') {
+    result.responseBodyAnswer = await stream.responseBody(answer.body, true);
+  }
+  await stream.end();
+  return result;
+}
+
+const SINGLE_DOMAIN_PAIR = [
+  { name: 'a1', cluster: 'cluster-a1', domain: 'org-a' },
+  { name: 'b1', cluster: 'cluster-b1', domain: 'org-b' },
+];
+
+describe('error classes and what the processor does', () => {
+  const fixtures = upstreamErrors(1_800_000_000_000);
+  const fixture = (name: string) => fixtures.find((entry) => entry.name === name)!;
+
+  it.each([['openai invalid_encrypted_content'], ['chatgpt backend invalid_encrypted_content with code null'], ['openai previous_response_not_found'], ['chatgpt backend invalid previous_response_id']])(
+    '%s: body read through mode_override, binding kept and made hard, account stays healthy, status untouched, header says account-bound',
+    async (name) => {
+      processor = await startTestProcessor();
+      const error = fixture(name);
+      const first = await exchange(processor, codexRequest({ session: 'bound', turn: 1 }));
+      const failed = await exchange(processor, codexRequest({ session: 'bound', turn: 1 }), { status: error.status, body: JSON.stringify(error.body) });
+      expect(failed.responseHeadersAnswer!.mode_override).toMatchObject({ response_body_mode: 'BUFFERED' });
+      const headers = setHeaders(failed.responseBodyAnswer!);
+      expect(headers.get('x-codex-affinity-session')).toBe('account-bound');
+      expect(headers.has(':status')).toBe(false);
+      expect(metadataOf(failed.responseBodyAnswer!)).toMatchObject({ error_class: error.class });
+      // The next (soft-looking) request of the session is hard and stays.
+      const next = await exchange(processor, codexRequest({ session: 'bound', turn: 1 }));
+      expect([next.cluster, next.metadata.strength]).toEqual([first.cluster, 'hard']);
+      const account = String(first.metadata.account);
+      const view = processor.server.context.accountState.view(account, processor.clock.now);
+      expect([view.recentFailures, view.coolingDownUntil, view.credentialFailedUntil]).toEqual([0, 0, 0]);
+    },
+  );
+
+  it('rate_limit_exceeded: the account cools down for the time the message names, then serves again', async () => {
+    processor = await startTestProcessor({ accounts: SINGLE_DOMAIN_PAIR });
+    const error = fixture('openai rate_limit_exceeded with try again in');
+    const first = await exchange(processor, codexRequest({ session: 'rl', turn: 1 }));
+    await exchange(processor, codexRequest({ session: 'rl', turn: 1 }), { status: 429, body: JSON.stringify(error.body) });
+    const account = String(first.metadata.account);
+    expect(processor.server.context.accountState.view(account, processor.clock.now).coolingDownUntil).toBe(processor.clock.now + 20_000);
+    for (let index = 0; index < 4; index++) expect((await exchange(processor, codexRequest({ session: `new-${index}`, turn: 1 }))).metadata.account).not.toBe(account);
+    processor.clock.now += 21_000;
+    const accounts = new Set<unknown>();
+    for (let index = 0; index < 4; index++) accounts.add((await exchange(processor, codexRequest({ session: `later-${index}`, turn: 1 }))).metadata.account);
+    expect(accounts.has(account)).toBe(true);
+  });
+
+  it('usage_limit_reached: cooldown until resets_at from the body (no retry-after header)', async () => {
+    processor = await startTestProcessor({ accounts: SINGLE_DOMAIN_PAIR });
+    const error = upstreamErrors(processor.clock.now).find((entry) => entry.class === 'usage_limit_reached')!;
+    const first = await exchange(processor, codexRequest({ session: 'usage', turn: 1 }));
+    await exchange(processor, codexRequest({ session: 'usage', turn: 1 }), { status: 429, body: JSON.stringify(error.body) });
+    const until = processor.server.context.accountState.view(String(first.metadata.account), processor.clock.now).coolingDownUntil;
+    expect(Math.round((until - processor.clock.now) / 1000)).toBe(3600);
+  });
+
+  it('insufficient_quota: a long cooldown (health.quotaCooldown)', async () => {
+    processor = await startTestProcessor({ accounts: SINGLE_DOMAIN_PAIR, health: { quotaCooldown: '2h' } });
+    const first = await exchange(processor, codexRequest({ session: 'quota', turn: 1 }));
+    await exchange(processor, codexRequest({ session: 'quota', turn: 1 }), { status: 429, body: JSON.stringify(fixture('openai insufficient_quota').body) });
+    expect(processor.server.context.accountState.view(String(first.metadata.account), processor.clock.now).coolingDownUntil).toBe(processor.clock.now + 7_200_000);
+  });
+
+  it('401: the account is marked failed, new sessions avoid it, logged once with the account name only', async () => {
+    processor = await startTestProcessor({ accounts: SINGLE_DOMAIN_PAIR });
+    // A hard session stays on its account (its domain has no other), so all three 401s hit one account.
+    const first = await exchange(processor, codexRequest({ session: 'creds', turn: 2, principal: 'sk-client-secret' }));
+    const account = String(first.metadata.account);
+    for (let index = 0; index < 3; index++) {
+      const again = await exchange(processor, codexRequest({ session: 'creds', turn: 2, principal: 'sk-client-secret' }), { status: 401, body: JSON.stringify(fixture('chatgpt unauthorized').body) });
+      expect(again.metadata.account).toBe(account);
+    }
+    for (let index = 0; index < 4; index++) expect((await exchange(processor, codexRequest({ session: `fresh-${index}`, turn: 1 }))).metadata.account).not.toBe(account);
+    const lines = processor.logs.filter((line) => line.includes('rejected the account credential'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`"account":"${account}"`);
+    expect(processor.logs.join('')).not.toContain('sk-client-secret');
+  });
+
+  it('5xx: counted in a sliding window; past the threshold the account gets no new sessions and soft sessions move', async () => {
+    processor = await startTestProcessor({ accounts: SINGLE_DOMAIN_PAIR, health: { failureThreshold: 3, failureWindow: '60s' } });
+    const first = await exchange(processor, codexRequest({ session: 'flaky', turn: 1 }));
+    for (let index = 0; index < 3; index++) await exchange(processor, codexRequest({ session: 'flaky', turn: 1 }), { status: 503, body: JSON.stringify(fixture('server_is_overloaded').body) });
+    const moved = await exchange(processor, codexRequest({ session: 'flaky', turn: 1 }));
+    expect(moved.cluster).not.toBe(first.cluster);
+    expect(moved.metadata.outcome).toBe('moved');
+    processor.clock.now += 61_000;
+    const view = processor.server.context.accountState.view(String(first.metadata.account), processor.clock.now);
+    expect(view.recentFailures).toBe(0);
+  });
+
+  it('an SSE response.failed with invalid_encrypted_content hardens the session too', async () => {
+    processor = await startTestProcessor();
+    const stream = new ScriptedStream(processor);
+    const request = codexRequest({ session: 'sse-fail', turn: 1 });
+    await stream.requestHeaders(request.headers);
+    const routed = await stream.requestBody(request.body);
+    await stream.responseHeaders({ ':status': '200', 'content-type': 'text/event-stream' });
+    const failed = { type: 'response.failed', sequence_number: 1, response: { id: 'resp_f', status: 'failed', error: { code: 'invalid_encrypted_content', message: 'The encrypted content for item rs_1 could not be verified.' } } };
+    await stream.responseBody(`event: response.failed\ndata: ${JSON.stringify(failed)}\n\n`, true);
+    await stream.end();
+    const next = await exchange(processor, codexRequest({ session: 'sse-fail', turn: 1 }));
+    expect([next.cluster, next.metadata.strength]).toEqual([routedCluster(routed), 'hard']);
+    const metrics = await processor.server.context.metrics.registry.getSingleMetricAsString('codex_affinity_upstream_errors_total');
+    expect(metrics).toMatch(/error_class="invalid_encrypted_content"} 1/);
+  });
+
+  it('an account near its usage window gets fewer new sessions', async () => {
+    processor = await startTestProcessor({ accounts: SINGLE_DOMAIN_PAIR });
+    const first = await exchange(processor, codexRequest({ session: 'usage-probe', turn: 1 }), { status: 200, headers: { 'x-codex-primary-used-percent': '95' } });
+    const nearAccount = String(first.metadata.account);
+    const counts = new Map<string, number>();
+    for (let index = 0; index < 20; index++) {
+      // Keep one request in flight on each account so load decides, with the near-limit penalty.
+      const account = String((await exchange(processor, codexRequest({ session: `spread-${index}`, turn: 1 }))).metadata.account);
+      counts.set(account, (counts.get(account) ?? 0) + 1);
+    }
+    expect(counts.get(nearAccount) ?? 0).toBeLessThan(counts.get(nearAccount === 'a1' ? 'b1' : 'a1') ?? 0);
+  });
+});
+
+describe('forced streams', () => {
+  it('a non-streaming client of a chatgpt-codex account gets JSON back, not the SSE the backend requires', async () => {
+    processor = await startTestProcessor({ accounts: [{ name: 'codex', cluster: 'cluster-codex', profile: 'chatgpt-codex' }] });
+    const stream = new ScriptedStream(processor);
+    await stream.requestHeaders({ ':method': 'POST', ':path': '/v1/responses', 'content-type': 'application/json', 'session-id': 'sdk' });
+    const routed = await stream.requestBody({ model: 'gpt-5', input: 'hi', instructions: 'x' });
+    expect(JSON.parse(Buffer.from(routed.request_body!.response!.body_mutation!.body!).toString())).toMatchObject({ stream: true, store: false });
+    const headersAnswer = await stream.responseHeaders({ ':status': '200', 'content-type': 'text/event-stream' });
+    expect(headersAnswer.mode_override?.response_body_mode).toBe('BUFFERED');
+    const completed = { id: 'resp_json', object: 'response', status: 'completed', output: [{ type: 'message', content: [{ type: 'output_text', text: 'hello' }] }] };
+    const sse = [
+      `event: response.created\ndata: ${JSON.stringify({ type: 'response.created', sequence_number: 0, response: { id: 'resp_json', status: 'in_progress' } })}\n\n`,
+      `event: response.completed\ndata: ${JSON.stringify({ type: 'response.completed', sequence_number: 1, response: completed })}\n\n`,
+    ].join('');
+    const answer = await stream.responseBody(sse, true);
+    await stream.end();
+    const body = Buffer.from(answer.response_body!.response!.body_mutation!.body!);
+    expect(JSON.parse(body.toString())).toEqual(completed);
+    const headers = setHeaders(answer);
+    expect(headers.get('content-type')).toBe('application/json');
+    expect(headers.get('content-length')).toBe(String(body.length));
+  });
+});
