@@ -51,3 +51,16 @@ export function editMembers(body: Buffer, scan: BodyScan, edits: MemberEdits): B
 const OPEN = Buffer.from('{');
 const CLOSE = Buffer.from('}');
 const COMMA = Buffer.from(',');
+
+/**
+ * The `input` array without the items at `drop` (indexes), as JSON text built
+ * from the original item bytes; undefined when there is no input array.
+ */
+export function inputWithout(body: Buffer, scan: BodyScan, drop: ReadonlySet<number>): string | undefined {
+  if (!scan.inputItems) return undefined;
+  const kept: string[] = [];
+  scan.inputItems.forEach((item, index) => {
+    if (!drop.has(index)) kept.push(body.toString('utf8', item.span.start, item.span.end));
+  });
+  return `[${kept.join(',')}]`;
+}

@@ -112,6 +112,15 @@ export const configSchema = z.strictObject({
       websocketBeta: z.string().regex(/^[\x21-\x7e]+$/).default('responses_websockets=2026-02-06'),
     })
     .prefault({}),
+  healing: z
+    .strictObject({
+      /**
+       * Off by default. When a hard session's domain has no configured account
+       * left, drop the reasoning it cannot carry and rebind it, instead of 409.
+       */
+      enabled: z.boolean().default(false),
+    })
+    .prefault({}),
   limits: z
     .strictObject({
       /** Request bodies above this (raw or decoded) get 413 request_too_large. */

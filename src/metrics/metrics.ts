@@ -21,6 +21,7 @@ export class Metrics {
   readonly phaseErrors: Counter<'phase'>;
   readonly invalidHeaders: Counter;
   readonly rewrites: Counter<'account' | 'rule'>;
+  readonly heals: Counter<'outcome'>;
   readonly upstreamErrors: Counter<'account' | 'error_class'>;
   readonly bodyRejections: Counter<'code'>;
   readonly streams: Gauge;
@@ -54,6 +55,7 @@ export class Metrics {
     this.invalidHeaders = new Counter({ name: `${prefix}invalid_headers_dropped_total`, help: 'Header mutations dropped for invalid names or values.', registers });
     this.rewrites = new Counter({ name: `${prefix}rewrites_total`, help: 'Profile rewrites applied on the way to an account, by rule.', labelNames: ['account', 'rule'], registers });
     this.upstreamErrors = new Counter({ name: `${prefix}upstream_errors_total`, help: 'Classified upstream errors (error bodies and SSE error events).', labelNames: ['account', 'error_class'], registers });
+    this.heals = new Counter({ name: `${prefix}heals_total`, help: 'Hard sessions whose domain was gone, healed (rebound) or not.', labelNames: ['outcome'], registers });
     this.bodyRejections = new Counter({ name: `${prefix}body_rejections_total`, help: 'Requests refused for their body (too large).', labelNames: ['code'], registers });
     this.streams = new Gauge({ name: `${prefix}open_streams`, help: 'Open ext_proc streams.', registers });
     this.inFlight = new Gauge({ name: `${prefix}in_flight_requests`, help: 'Routed requests not finished, by account.', labelNames: ['account'], registers });

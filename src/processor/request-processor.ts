@@ -8,15 +8,18 @@ import { continuityKey } from '../rewrite/continuity.js';
 import { rewriteRequest } from '../rewrite/request-rewrite.js';
 import { websocketHandshakeChanges } from '../rewrite/websocket-handshake.js';
 import { isWebSocketUpgrade, splitPath, type RequestView } from '../request/request-view.js';
-import { extractSignals } from '../signals/signals.js';
+import { extractSignals, TURN_STATE_HEADER, type Signals } from '../signals/signals.js';
+import type { StickyKey } from '../signals/sticky-key.js';
+import { healRequest } from '../healing/heal-request.js';
 import type { ProcessorContext } from './context.js';
 import { openAiError } from './errors.js';
 import { ResponseHandler } from './response-handler.js';
-import { bindingKey } from '../bindings/binding.js';
+import { bindingKey, type Binding } from '../bindings/binding.js';
 import { routeRequest } from './route-request.js';
 import { requestScope } from './scope.js';
 
 type RequestBody = { buffer: Buffer; scan: BodyScan; decodedFrom: string | undefined };
+type HealedRequest = { body: RequestBody | undefined; signals: Signals; droppedItems: number; droppedPreviousResponse: boolean; bodyChanged: boolean };
 type PreparedBody = { kind: 'json'; body: RequestBody } | { kind: 'headers_only' } | { kind: 'reject'; answer: ImmediateAnswer };
 
 
@@ -119,13 +122,25 @@ export class AffinityRequestProcessor implements RequestProcessor {
     }
   }
 
-  private async decide(body: RequestBody | undefined): Promise<PhaseAnswer> {
+  private async decide(requestBody: RequestBody | undefined): Promise<PhaseAnswer> {
+    let body = requestBody;
     this.decided = true;
     const { config, metrics, logger } = this.context;
     const view = this.view!;
     const pool = this.pool!;
-    const signals = extractSignals(view.headers, body);
-    const { decision, stickyKey } = await routeRequest(this.context, pool, this.scope!, signals, body);
+    let signals = extractSignals(view.headers, body);
+    let { decision, stickyKey } = await routeRequest(this.context, pool, this.scope!, signals, body);
+    let healed: HealedRequest | undefined;
+    if (decision.kind === 'reject' && decision.code === 'account_domain_unavailable' && config.healing.enabled) {
+      healed = await this.heal(body, signals, stickyKey);
+      body = healed.body;
+      signals = healed.signals;
+      ({ decision, stickyKey } = await routeRequest(this.context, pool, this.scope!, signals, body));
+      metrics.heals.inc({ outcome: decision.kind === 'route' ? 'rebound' : 'failed' });
+      if (decision.kind === 'route') {
+        logger.warn({ pool: pool.name, account: decision.account.name, droppedItems: healed.droppedItems, droppedPreviousResponse: healed.droppedPreviousResponse }, 'healed a session whose domain is gone');
+      }
+    }
     if (decision.kind === 'reject') {
       metrics.rejections.inc({ code: decision.code });
       logger.warn({ pool: pool.name, code: decision.code, source: decision.source }, 'request rejected');
@@ -162,11 +177,17 @@ export class AffinityRequestProcessor implements RequestProcessor {
       newBody = rewrite.body;
       streamForced = rewrite.applied.includes('force:stream');
     }
+    if (healed) {
+      // The healed body goes upstream even when the profile changes nothing more.
+      newBody ??= healed.bodyChanged ? body?.buffer : undefined;
+      if (view.headers.has(TURN_STATE_HEADER)) remove.push(TURN_STATE_HEADER);
+    }
     const sessionKey = stickyKey ? bindingKey(this.scope!, 'session', stickyKey.value) : undefined;
     this.response = new ResponseHandler(this.context, {
       scope: this.scope!,
       decision,
       streamForced,
+      healedHeader: healed ? `dropped-reasoning-items=${healed.droppedItems}${healed.droppedPreviousResponse ? '; dropped-previous-response' : ''}` : undefined,
       hardenSession: sessionKey
         ? async () => {
             const now = this.context.clock();
@@ -206,6 +227,36 @@ export class AffinityRequestProcessor implements RequestProcessor {
         },
       },
     };
+  }
+
+  /**
+   * Makes a hard request whose domain is gone servable elsewhere: drops what no
+   * live domain can read, forgets the session's binding and the turn token.
+   */
+  private async heal(body: RequestBody | undefined, signals: Signals, stickyKey: StickyKey | undefined): Promise<HealedRequest> {
+    const { store, config } = this.context;
+    const scope = this.scope!;
+    const liveDomains = new Set(this.pool!.accounts.map((account) => account.domain));
+    const itemIds = [...signals.encryptedItemIds];
+    const itemBindings = new Map<string, Binding>();
+    const found = await store.getMany(itemIds.map((id) => bindingKey(scope, 'item', id)), config.bindings.responseTtl);
+    itemIds.forEach((id, index) => {
+      const binding = found[index];
+      if (binding) itemBindings.set(id, binding);
+    });
+    const previousResponseBinding =
+      signals.previousResponseId !== undefined ? await store.get(bindingKey(scope, 'response', signals.previousResponseId), config.bindings.responseTtl) : undefined;
+    if (stickyKey) await store.delete(bindingKey(scope, 'session', stickyKey.value));
+    const headers = new Map(this.view!.headers);
+    headers.delete(TURN_STATE_HEADER);
+    let healedBody = body;
+    let result = { droppedItems: 0, droppedPreviousResponse: false, bodyChanged: false };
+    if (body) {
+      const healing = healRequest({ body: body.buffer, scan: body.scan, itemBindings, previousResponseBinding, liveDomains });
+      if (healing.body) healedBody = { buffer: healing.body, scan: scanJsonBody(healing.body), decodedFrom: body.decodedFrom };
+      result = { droppedItems: healing.droppedItems, droppedPreviousResponse: healing.droppedPreviousResponse, bodyChanged: healing.body !== undefined };
+    }
+    return { ...result, body: healedBody, signals: extractSignals(headers, healedBody) };
   }
 
   async responseHeaders(headers: Map<string, string>, endOfStream: boolean): Promise<PhaseAnswer> {

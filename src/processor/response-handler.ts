@@ -12,6 +12,8 @@ import { learnResponseFacts, learnTurnState } from './learn-response.js';
 
 /** Response header telling the client its session cannot move to another account. */
 export const ACCOUNT_BOUND_HEADER = 'x-codex-affinity-session';
+/** Response header telling the client its session was healed (earlier hidden reasoning dropped). */
+export const HEALED_HEADER = 'x-codex-affinity-healed';
 
 const JSON_CONTENT_TYPE = /^application\/(?:[\w.+-]*\+)?json\b/i;
 
@@ -33,6 +35,8 @@ export interface ResponseHandlerOptions {
   readonly hardenSession: (() => Promise<void>) | undefined;
   /** The client did not ask for a stream but the profile forced one: answer it JSON. */
   readonly streamForced: boolean;
+  /** Set when the request was healed: the client is told in this response header's value. */
+  readonly healedHeader: string | undefined;
 }
 
 /**
@@ -82,6 +86,14 @@ export class ResponseHandler {
       const token = headers.get(TURN_STATE_HEADER)?.trim();
       if (token && token.length <= 1024) await learnTurnState(this.context, this.options.scope, account, token);
     }
+    const answer = await this.readingFor(status, headers, endOfStream);
+    if (this.options.healedHeader === undefined) return answer;
+    return { ...answer, headers: { set: [...(answer.headers?.set ?? []), [HEALED_HEADER, this.options.healedHeader]], remove: answer.headers?.remove ?? [] } };
+  }
+
+  /** Which part of the response body to read, asked for through mode_override. */
+  private async readingFor(status: number, headers: Map<string, string>, endOfStream: boolean): Promise<PhaseAnswer> {
+    const { config } = this.context;
     if (endOfStream) return CONTINUE;
 
     const contentType = (headers.get('content-type') ?? '').toLowerCase();

@@ -23,7 +23,8 @@ const CHATGPT_ACCOUNTS = [
 const PROMPTS = ['say hi', 'what did you just say?', 'run one command [tool_calls=1]', 'thanks, one more time'];
 const REQUESTS_PER_SESSION = PROMPTS.length + 1;
 const SESSIONS = 10;
-// Each codex exec costs about a second of CPU; this machine has two cores.
+// Each codex exec costs about a second of CPU (mostly starting up in a fresh CODEX_HOME); on
+// two cores, running sessions side by side was no faster and slowed the rest of the suite.
 const PARALLEL = 1;
 
 function recordCodexFixtures(result: CodexSessionsResult, kinds: readonly string[], context: string): void {
