@@ -36,15 +36,20 @@ export function isUsable(view: AccountHealthView, policy: HealthPolicy, now: num
   return !isCoolingDown(view, now) && !isUnhealthy(view, policy, now);
 }
 
+/** Near, not at, the limit: a full window is handled by the cooldown its 429 brings. */
 export function isNearLimit(view: AccountHealthView, policy: HealthPolicy): boolean {
-  return view.usedPercent >= policy.nearLimitPercent;
+  return view.usedPercent >= policy.nearLimitPercent && view.usedPercent < 100;
 }
+
+/** How long a usage-window reading counts without a newer one. */
+export const USAGE_FRESHNESS_MILLISECONDS = 10 * 60_000;
 
 class AccountHealth {
   inFlight = 0;
   coolingDownUntil = 0;
   credentialFailedUntil = 0;
   usedPercent = 0;
+  usageObservedAt = 0;
   failureTimes: number[] = [];
 }
 
@@ -69,8 +74,18 @@ export class AccountStateTable {
       coolingDownUntil: state.coolingDownUntil,
       recentFailures: state.failureTimes.length,
       credentialFailedUntil: state.credentialFailedUntil,
-      usedPercent: state.usedPercent,
+      usedPercent: this.freshUsage(state, now),
     };
+  }
+
+  /**
+   * A usage reading taken before a cooldown that has since ended predates the
+   * reset that ended it; one older than the freshness window says nothing.
+   */
+  private freshUsage(state: AccountHealth, now: number): number {
+    if (state.usageObservedAt < now - USAGE_FRESHNESS_MILLISECONDS) return 0;
+    if (state.coolingDownUntil <= now && state.usageObservedAt < state.coolingDownUntil) return 0;
+    return state.usedPercent;
   }
 
   private prune(state: AccountHealth, now: number): void {
@@ -120,8 +135,10 @@ export class AccountStateTable {
     return news;
   }
 
-  recordUsage(account: string, usedPercent: number): void {
-    this.state(account).usedPercent = usedPercent;
+  recordUsage(account: string, usedPercent: number, now: number): void {
+    const state = this.state(account);
+    state.usedPercent = usedPercent;
+    state.usageObservedAt = now;
   }
 
   recordSuccess(account: string): void {

@@ -9,7 +9,7 @@ import { rewriteRequest } from '../rewrite/request-rewrite.js';
 import { websocketHandshakeChanges } from '../rewrite/websocket-handshake.js';
 import { isWebSocketUpgrade, splitPath, type RequestView } from '../request/request-view.js';
 import { extractSignals, TURN_STATE_HEADER, type Signals } from '../signals/signals.js';
-import type { StickyKey } from '../signals/sticky-key.js';
+import { chooseStickyKey } from '../signals/sticky-key.js';
 import { healRequest } from '../healing/heal-request.js';
 import type { ProcessorContext } from './context.js';
 import { openAiError } from './errors.js';
@@ -129,17 +129,27 @@ export class AffinityRequestProcessor implements RequestProcessor {
     const view = this.view!;
     const pool = this.pool!;
     let signals = extractSignals(view.headers, body);
-    let { decision, stickyKey } = await routeRequest(this.context, pool, this.scope!, signals, body);
     let healed: HealedRequest | undefined;
+    if (config.healing.enabled && body && (signals.hasEncryptedContent || signals.previousResponseId !== undefined)) {
+      // A healed session's client keeps resending its old reasoning: drop it on every turn.
+      healed = await this.pruneUnreadable(body, signals);
+      if (healed) ({ body, signals } = healed);
+    }
+    let { decision, stickyKey } = await routeRequest(this.context, pool, this.scope!, signals, body);
     if (decision.kind === 'reject' && decision.code === 'account_domain_unavailable' && config.healing.enabled) {
-      healed = await this.heal(body, signals, stickyKey);
-      body = healed.body;
-      signals = healed.signals;
+      // Still bound to the gone domain (session binding or turn token): forget those and rebind.
+      if (stickyKey) await this.context.store.delete(bindingKey(this.scope!, 'session', stickyKey.value));
+      const headers = new Map(view.headers);
+      headers.delete(TURN_STATE_HEADER);
+      signals = extractSignals(headers, body);
+      healed = { body, signals, droppedItems: healed?.droppedItems ?? 0, droppedPreviousResponse: healed?.droppedPreviousResponse ?? false, bodyChanged: healed?.bodyChanged ?? false };
       ({ decision, stickyKey } = await routeRequest(this.context, pool, this.scope!, signals, body));
       metrics.heals.inc({ outcome: decision.kind === 'route' ? 'rebound' : 'failed' });
       if (decision.kind === 'route') {
         logger.warn({ pool: pool.name, account: decision.account.name, droppedItems: healed.droppedItems, droppedPreviousResponse: healed.droppedPreviousResponse }, 'healed a session whose domain is gone');
       }
+    } else if (healed) {
+      metrics.heals.inc({ outcome: 'pruned' });
     }
     if (decision.kind === 'reject') {
       metrics.rejections.inc({ code: decision.code });
@@ -230,10 +240,11 @@ export class AffinityRequestProcessor implements RequestProcessor {
   }
 
   /**
-   * Makes a hard request whose domain is gone servable elsewhere: drops what no
-   * live domain can read, forgets the session's binding and the turn token.
+   * Drops from the body what no live domain can read: encrypted items whose
+   * learned domain is gone (or unknown) and a previous_response_id no live
+   * domain holds. Undefined when nothing had to go.
    */
-  private async heal(body: RequestBody | undefined, signals: Signals, stickyKey: StickyKey | undefined): Promise<HealedRequest> {
+  private async pruneUnreadable(body: RequestBody, signals: Signals): Promise<HealedRequest | undefined> {
     const { store, config } = this.context;
     const scope = this.scope!;
     const liveDomains = new Set(this.pool!.accounts.map((account) => account.domain));
@@ -246,17 +257,29 @@ export class AffinityRequestProcessor implements RequestProcessor {
     });
     const previousResponseBinding =
       signals.previousResponseId !== undefined ? await store.get(bindingKey(scope, 'response', signals.previousResponseId), config.bindings.responseTtl) : undefined;
-    if (stickyKey) await store.delete(bindingKey(scope, 'session', stickyKey.value));
-    const headers = new Map(this.view!.headers);
-    headers.delete(TURN_STATE_HEADER);
-    let healedBody = body;
-    let result = { droppedItems: 0, droppedPreviousResponse: false, bodyChanged: false };
-    if (body) {
-      const healing = healRequest({ body: body.buffer, scan: body.scan, itemBindings, previousResponseBinding, liveDomains });
-      if (healing.body) healedBody = { buffer: healing.body, scan: scanJsonBody(healing.body), decodedFrom: body.decodedFrom };
-      result = { droppedItems: healing.droppedItems, droppedPreviousResponse: healing.droppedPreviousResponse, bodyChanged: healing.body !== undefined };
-    }
-    return { ...result, body: healedBody, signals: extractSignals(headers, healedBody) };
+    // Only a request that refers to a gone domain is touched; unknown items alone are no reason.
+    const refersToGoneDomain =
+      [...itemBindings.values(), ...(previousResponseBinding ? [previousResponseBinding] : [])].some((binding) => !liveDomains.has(binding.domain)) ||
+      (await this.sessionDomainGone(signals, liveDomains));
+    if (!refersToGoneDomain) return undefined;
+    const healing = healRequest({ body: body.buffer, scan: body.scan, itemBindings, previousResponseBinding, liveDomains });
+    if (!healing.body) return undefined;
+    const healedBody: RequestBody = { buffer: healing.body, scan: scanJsonBody(healing.body), decodedFrom: body.decodedFrom };
+    return {
+      body: healedBody,
+      signals: extractSignals(this.view!.headers, healedBody),
+      droppedItems: healing.droppedItems,
+      droppedPreviousResponse: healing.droppedPreviousResponse,
+      bodyChanged: true,
+    };
+  }
+
+  /** Whether the request's session binding points at a domain with no configured account. */
+  private async sessionDomainGone(signals: Signals, liveDomains: ReadonlySet<string>): Promise<boolean> {
+    const stickyKey = chooseStickyKey(signals);
+    if (!stickyKey) return false;
+    const binding = await this.context.store.get(bindingKey(this.scope!, 'session', stickyKey.value), this.context.config.bindings.sessionTtl);
+    return binding !== undefined && !liveDomains.has(binding.domain);
   }
 
   async responseHeaders(headers: Map<string, string>, endOfStream: boolean): Promise<PhaseAnswer> {

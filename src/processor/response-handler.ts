@@ -65,7 +65,7 @@ export class ResponseHandler {
     const now = clock();
     metrics.upstreamResponses.inc({ account: account.name, status_class: statusClass(status) });
     const percent = usedPercent(headers);
-    if (percent !== undefined) accountState.recordUsage(account.name, percent);
+    if (percent !== undefined) accountState.recordUsage(account.name, percent, now);
     const exhausted = exhaustedUntil(headers, now);
     if (exhausted !== undefined) accountState.coolDown(account.name, exhausted);
 

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { AccountStateTable, isNearLimit, isUsable, USAGE_FRESHNESS_MILLISECONDS } from '../../src/accounts/health.js';
+
+const policy = { failureWindowMilliseconds: 60_000, failureThreshold: 3, nearLimitPercent: 90 };
+
+describe('account state', () => {
+  it('failures slide out of the window; a success forgets one', () => {
+    const table = new AccountStateTable(policy);
+    for (const at of [0, 10_000, 20_000]) table.recordFailure('a', at);
+    expect(isUsable(table.view('a', 20_000), policy, 20_000)).toBe(false);
+    expect(isUsable(table.view('a', 60_001), policy, 60_001)).toBe(true);
+    table.recordFailure('b', 0);
+    table.recordFailure('b', 0);
+    table.recordFailure('b', 0);
+    table.recordSuccess('b');
+    expect(table.view('b', 1).recentFailures).toBe(2);
+  });
+
+  it('a cooldown is only ever extended by coolDown, refined from a provisional value by refineCooldown', () => {
+    const table = new AccountStateTable(policy);
+    const provisional = table.coolDown('a', 30_000);
+    table.coolDown('a', 10_000);
+    expect(table.view('a', 0).coolingDownUntil).toBe(30_000);
+    table.refineCooldown('a', provisional, 20_000);
+    expect(table.view('a', 0).coolingDownUntil).toBe(20_000);
+    table.coolDown('a', 50_000);
+    table.refineCooldown('a', provisional, 5_000);
+    expect(table.view('a', 0).coolingDownUntil).toBe(50_000);
+  });
+
+  it('near-limit usage counts while fresh; a full window is left to its cooldown and forgotten after the reset', () => {
+    const table = new AccountStateTable(policy);
+    table.recordUsage('a', 95, 1000);
+    expect(isNearLimit(table.view('a', 1000), policy)).toBe(true);
+    expect(table.view('a', 1000 + USAGE_FRESHNESS_MILLISECONDS + 1).usedPercent).toBe(0);
+    table.recordUsage('b', 100, 1000);
+    table.coolDown('b', 5000);
+    expect(isNearLimit(table.view('b', 2000), policy)).toBe(false);
+    expect(table.view('b', 2000).usedPercent).toBe(100);
+    expect(table.view('b', 5001).usedPercent).toBe(0);
+  });
+
+  it('a credential failure blocks new sessions until the recheck time, and reports news once', () => {
+    const table = new AccountStateTable(policy);
+    expect(table.recordCredentialFailure('a', 300_000, 0)).toBe(true);
+    expect(table.recordCredentialFailure('a', 300_000, 10)).toBe(false);
+    expect(isUsable(table.view('a', 1000), policy, 1000)).toBe(false);
+    expect(isUsable(table.view('a', 300_001), policy, 300_001)).toBe(true);
+  });
+});
