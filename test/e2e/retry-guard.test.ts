@@ -49,17 +49,23 @@ async function post(envoy: Envoy, body: string, session: string): Promise<number
   return response.status;
 }
 
+/** Accounts as hosts of one cluster: the first account fails every request with 503. */
+async function sharedClusterStack(retryGuard: boolean): Promise<{ envoy: Envoy; failing: TestUpstream; healthy: TestUpstream }> {
+  const processor = await processorFor([{ name: 'pool', cluster: 'shared' }], retryGuard);
+  const failing = await upstream('account-1', 1000);
+  const healthy = await upstream('account-2', 0);
+  const envoy = await startEnvoy({
+    ext_proc: extProc(processor.grpcAddress),
+    route_config: { routes: [{ match: { prefix: '/' }, route: { cluster_header: 'x-codex-affinity-cluster', retry_policy: RETRY } }] },
+    clusters: [{ name: 'shared', lb_policy: 'ROUND_ROBIN', endpoints: [{ address: '127.0.0.1', port: failing.port }, { address: '127.0.0.1', port: healthy.port }] }],
+  });
+  closers.push(() => envoy.close());
+  return { envoy, failing, healthy };
+}
+
 describe('retry guard', () => {
   it('shared cluster (accounts as hosts): a hard request is not retried onto a second account; a soft one is', async () => {
-    const processor = await processorFor([{ name: 'pool', cluster: 'shared' }], true);
-    const failing = await upstream('account-1', 1000);
-    const healthy = await upstream('account-2', 0);
-    const envoy = await startEnvoy({
-      ext_proc: extProc(processor.grpcAddress),
-      route_config: { routes: [{ match: { prefix: '/' }, route: { cluster_header: 'x-codex-affinity-cluster', retry_policy: RETRY } }] },
-      clusters: [{ name: 'shared', lb_policy: 'ROUND_ROBIN', endpoints: [{ address: '127.0.0.1', port: failing.port }, { address: '127.0.0.1', port: healthy.port }] }],
-    });
-    closers.push(() => envoy.close());
+    const { envoy, failing, healthy } = await sharedClusterStack(true);
     for (let index = 0; index < 4; index++) await post(envoy, hardBody, `hard-${index}`);
     for (let index = 0; index < 4; index++) await post(envoy, softBody, `soft-${index}`);
     const hard = envoy.log.slice(0, 4);
@@ -79,15 +85,7 @@ describe('retry guard', () => {
   });
 
   it('shared cluster without the guard: the same hard request is retried onto the other account (what the guard prevents)', async () => {
-    const processor = await processorFor([{ name: 'pool', cluster: 'shared' }], false);
-    const failing = await upstream('account-1', 1000);
-    const healthy = await upstream('account-2', 0);
-    const envoy = await startEnvoy({
-      ext_proc: extProc(processor.grpcAddress),
-      route_config: { routes: [{ match: { prefix: '/' }, route: { cluster_header: 'x-codex-affinity-cluster', retry_policy: RETRY } }] },
-      clusters: [{ name: 'shared', lb_policy: 'ROUND_ROBIN', endpoints: [{ address: '127.0.0.1', port: failing.port }, { address: '127.0.0.1', port: healthy.port }] }],
-    });
-    closers.push(() => envoy.close());
+    const { envoy, failing, healthy } = await sharedClusterStack(false);
     for (let index = 0; index < 4; index++) await post(envoy, hardBody, `hard-${index}`);
     const moved = envoy.log.filter((record) => new Set(record.attempts.map((attempt) => attempt.host)).size > 1);
     expect(moved.length).toBeGreaterThan(0);

@@ -10,7 +10,7 @@ import type { Binding } from '../../src/bindings/binding.js';
 import { MemoryBindingStore } from '../../src/bindings/memory-store.js';
 import type { BindingStore } from '../../src/bindings/store.js';
 import { runCodexWorkload } from '../workload/index.js';
-import { startStack } from './stack.js';
+import { startStack, type Stack } from './stack.js';
 
 /** A store that can forget every session binding at once, as an eviction storm would. */
 class ForgetfulStore implements BindingStore {
@@ -48,36 +48,40 @@ class ForgetfulStore implements BindingStore {
   }
 }
 
+const CODEX_ACCOUNTS = [
+  { name: 'codex-a', domain: 'ws-a', profile: 'chatgpt-codex' as const },
+  { name: 'codex-b', domain: 'ws-b', profile: 'chatgpt-codex' as const },
+  { name: 'codex-c', domain: 'ws-c', profile: 'chatgpt-codex' as const },
+];
+
+/** Codex sessions with tool calls inside turns while the store forgets session bindings every `evictEvery` requests. */
+async function runWithEvictions(stack: Stack, store: ForgetfulStore, options: { sessions: number; concurrency: number; seed: number; evictEvery: number }) {
+  let done = 0;
+  const stats = await runCodexWorkload({
+    baseUrl: stack.url,
+    sessions: options.sessions,
+    turns: 3,
+    toolCallsPerTurn: 2,
+    concurrency: options.concurrency,
+    seed: options.seed,
+    instructions: 'You are Codex.',
+    onProgress: () => {
+      done++;
+      if (done % options.evictEvery === 0) store.forgetSessions();
+    },
+  });
+  const requests = stack.accounts.flatMap((account) => account.requests);
+  const withToken = requests.filter((entry) => entry.turnStateIn !== null);
+  const misrouted = withToken.filter((entry) => !stack.accounts.find((account) => account.name === entry.account)!.issuedTurnStates.has(entry.turnStateIn!));
+  return { stats, requests, withToken, misrouted };
+}
+
 describe('turn-state tokens through the whole stack', () => {
   it('with tool calls inside turns and session bindings evicted mid-run, 0 token requests go to another account', E2E_TIMEOUT, async () => {
     const store = new ForgetfulStore();
-    const stack = await startStack({
-      topology: 'affinity',
-      accounts: [
-        { name: 'codex-a', domain: 'ws-a', profile: 'chatgpt-codex' },
-        { name: 'codex-b', domain: 'ws-b', profile: 'chatgpt-codex' },
-        { name: 'codex-c', domain: 'ws-c', profile: 'chatgpt-codex' },
-      ],
-      store,
-    });
+    const stack = await startStack({ topology: 'affinity', accounts: CODEX_ACCOUNTS, store });
     try {
-      let done = 0;
-      const stats = await runCodexWorkload({
-        baseUrl: stack.url,
-        sessions: 60,
-        turns: 3,
-        toolCallsPerTurn: 2,
-        concurrency: 10,
-        seed: 11,
-        instructions: 'You are Codex.',
-        onProgress: () => {
-          done++;
-          if (done % 25 === 0) store.forgetSessions();
-        },
-      });
-      const requests = stack.accounts.flatMap((account) => account.requests);
-      const withToken = requests.filter((entry) => entry.turnStateIn !== null);
-      const misrouted = withToken.filter((entry) => !stack.accounts.find((account) => account.name === entry.account)!.issuedTurnStates.has(entry.turnStateIn!));
+      const { stats, requests, withToken, misrouted } = await runWithEvictions(stack, store, { sessions: 60, concurrency: 10, seed: 11, evictEvery: 25 });
       console.log(
         `turn-state e2e: ${stats.requests} requests, ${withToken.length} carried a token, ${misrouted.length} misrouted, ${store.forgotten} session bindings evicted, failures ${stats.failedTotal}`,
       );
@@ -98,34 +102,9 @@ describe('turn-state tokens through the whole stack', () => {
 
   it('the token alone routes home: with item learning off, evictions break turn starts but never a token request', E2E_TIMEOUT, async () => {
     const store = new ForgetfulStore();
-    const stack = await startStack({
-      topology: 'affinity',
-      accounts: [
-        { name: 'codex-a', domain: 'ws-a', profile: 'chatgpt-codex' },
-        { name: 'codex-b', domain: 'ws-b', profile: 'chatgpt-codex' },
-        { name: 'codex-c', domain: 'ws-c', profile: 'chatgpt-codex' },
-      ],
-      processor: { responses: { learnResponseIds: false } },
-      store,
-    });
+    const stack = await startStack({ topology: 'affinity', accounts: CODEX_ACCOUNTS, processor: { responses: { learnResponseIds: false } }, store });
     try {
-      let done = 0;
-      const stats = await runCodexWorkload({
-        baseUrl: stack.url,
-        sessions: 40,
-        turns: 3,
-        toolCallsPerTurn: 2,
-        concurrency: 8,
-        seed: 12,
-        instructions: 'You are Codex.',
-        onProgress: () => {
-          done++;
-          if (done % 10 === 0) store.forgetSessions();
-        },
-      });
-      const requests = stack.accounts.flatMap((account) => account.requests);
-      const withToken = requests.filter((entry) => entry.turnStateIn !== null);
-      const misrouted = withToken.filter((entry) => !stack.accounts.find((account) => account.name === entry.account)!.issuedTurnStates.has(entry.turnStateIn!));
+      const { stats, withToken, misrouted } = await runWithEvictions(stack, store, { sessions: 40, concurrency: 8, seed: 12, evictEvery: 10 });
       // Evictions really bite here: turn starts (resent encrypted reasoning, no token) fail ...
       expect(stats.failed.invalid_encrypted_content).toBeGreaterThan(0);
       expect(stats.records.filter((record) => !record.ok).every((record) => record.step === 0)).toBe(true);
