@@ -40,7 +40,7 @@ function codexBody(session: string, bytes: number): Buffer {
     input.push({ type: 'function_call_output', call_id: `call_${turn}`, output: 'file '.repeat(800) });
   }
   return Buffer.from(
-    JSON.stringify({ model: 'gpt-5.1-codex', stream: true, store: false, include: ['reasoning.encrypted_content'], prompt_cache_key: session, input, tools: [] }),
+    JSON.stringify({ model: 'gpt-5.1-codex', stream: true, store: false, max_output_tokens: 4096, include: ['reasoning.encrypted_content'], prompt_cache_key: session, input, tools: [] }),
   );
 }
 
@@ -60,11 +60,14 @@ interface Scenario {
   name: string;
   bodyBytes: number;
   streamResponse: boolean;
+  /** Which processor serves it: openai accounts (no body change) or chatgpt-codex accounts (body rewritten). */
+  server: 'affinity' | 'affinity-codex';
 }
 
 const SCENARIOS: Scenario[] = [
-  { name: 'first turn, 40 KB body, SSE response', bodyBytes: 40_000, streamResponse: true },
-  { name: 'resumed session, 1 MB body, headers only', bodyBytes: 1_000_000, streamResponse: false },
+  { name: 'first turn, 40 KB body, SSE response', bodyBytes: 40_000, streamResponse: true, server: 'affinity' },
+  { name: 'resumed session, 1 MB body, headers only', bodyBytes: 1_000_000, streamResponse: false, server: 'affinity' },
+  { name: '1 MB body rewritten for chatgpt-codex', bodyBytes: 1_000_000, streamResponse: false, server: 'affinity-codex' },
 ];
 
 type Client = grpc.Client & { Process: () => grpc.ClientDuplexStream<WireProcessingRequest, WireProcessingResponse> };
@@ -114,7 +117,7 @@ async function measure(client: Client, scenario: Scenario, bodies: Buffer[]): Pr
   return Number(process.hrtime.bigint() - started) / 1e6 / REQUESTS;
 }
 
-async function spawnServer(kind: 'noop' | 'affinity'): Promise<{ child: ChildProcess; address: string }> {
+async function spawnServer(kind: 'noop' | Scenario['server']): Promise<{ child: ChildProcess; address: string }> {
   const script = fileURLToPath(new URL('./server-process.js', import.meta.url));
   const child = spawn(process.execPath, [script, kind], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
@@ -130,13 +133,17 @@ async function main(): Promise<void> {
   const { client: Client } = loadExternalProcessor();
   const options = { 'grpc.max_send_message_length': 64 * 1024 * 1024 };
   const noop = await spawnServer('noop');
-  const affinity = await spawnServer('affinity');
+  const servers = { affinity: await spawnServer('affinity'), 'affinity-codex': await spawnServer('affinity-codex') };
   const noopClient = new Client(noop.address, grpc.credentials.createInsecure(), options) as unknown as Client;
-  const affinityClient = new Client(affinity.address, grpc.credentials.createInsecure(), options) as unknown as Client;
+  const clients = {
+    affinity: new Client(servers.affinity.address, grpc.credentials.createInsecure(), options) as unknown as Client,
+    'affinity-codex': new Client(servers['affinity-codex'].address, grpc.credentials.createInsecure(), options) as unknown as Client,
+  };
   console.log(`rounds=${ROUNDS} requests/round=${REQUESTS} concurrency=${CONCURRENCY}`);
   const results: Array<{ scenario: string; noop: number; affinity: number; ratio: number }> = [];
   try {
     for (const scenario of SCENARIOS) {
+      const affinityClient = clients[scenario.server];
       const bodies = Array.from({ length: 20 }, (_, index) => codexBody(`session-${index}`, scenario.bodyBytes));
       await measure(noopClient, scenario, bodies); // warm-up
       await measure(affinityClient, scenario, bodies);
@@ -157,9 +164,9 @@ async function main(): Promise<void> {
     }
   } finally {
     noopClient.close();
-    affinityClient.close();
+    for (const client of Object.values(clients)) client.close();
     noop.child.kill();
-    affinity.child.kill();
+    for (const server of Object.values(servers)) server.child.kill();
   }
   console.log('\nscenario                                      no-op ms/req  affinity ms/req  ratio (median)');
   for (const result of results) {

@@ -9,14 +9,15 @@ if (kind === 'noop') {
   const noop = await startNoopProcessor();
   process.stdout.write(`${JSON.stringify({ address: noop.address })}\n`);
 } else {
+  const profile = kind === 'affinity-codex' ? 'chatgpt-codex' : 'openai';
   const config = parseConfig({
     grpc: { host: '127.0.0.1', port: 0 },
     http: { host: '127.0.0.1', port: 0 },
     logging: { level: 'warn' },
     accounts: [
-      { name: 'acct-a', cluster: 'cluster-a', domain: 'org-a' },
-      { name: 'acct-b', cluster: 'cluster-b', domain: 'org-b' },
-      { name: 'acct-c', cluster: 'cluster-c', domain: 'org-c' },
+      { name: 'acct-a', cluster: 'cluster-a', domain: 'org-a', profile },
+      { name: 'acct-b', cluster: 'cluster-b', domain: 'org-b', profile },
+      { name: 'acct-c', cluster: 'cluster-c', domain: 'org-c', profile },
     ],
   });
   const server = await startServer(config, { logger: createLogger('warn') });
