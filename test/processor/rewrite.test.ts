@@ -229,3 +229,29 @@ describe('WebSocket handshakes', () => {
     }
   });
 });
+
+describe('property: rewrites through the stream', () => {
+  it('for arbitrary JSON bodies every answer is valid JSON with a matching content-length, and caller instructions survive', async () => {
+    const fc = (await import('fast-check')).default;
+    processor = await startTestProcessor({ accounts: CODEX_ACCOUNT });
+    const target = processor;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 6 }),
+        fc.option(fc.string({ minLength: 1, maxLength: 30 }).filter((text) => text.trim() !== '')),
+        fc.option(fc.integer()),
+        async (extra, instructions, maxOutputTokens) => {
+          const body = { ...extra, ...(instructions !== null ? { instructions } : {}), ...(maxOutputTokens !== null ? { max_output_tokens: maxOutputTokens } : {}) };
+          const answer = await send(target, { 'session-id': 'prop' }, body);
+          const sent = bodyOf(answer);
+          if (sent === undefined) return;
+          expect(setHeaders(answer).get('content-length')).toBe(String(sent.length));
+          const json = JSON.parse(sent.toString()) as Record<string, unknown>;
+          if (instructions !== null) expect(json.instructions).toBe(instructions);
+          expect(json).not.toHaveProperty('max_output_tokens');
+        },
+      ),
+      { numRuns: 60 },
+    );
+  }, 60_000);
+});
