@@ -37,6 +37,7 @@ export class AffinityRequestProcessor implements RequestProcessor {
   private response: ResponseHandler | undefined;
   private decided = false;
   private upgrade = false;
+  private finished = false;
   private accountCounted: string | undefined;
 
   constructor(private readonly context: ProcessorContext) {}
@@ -74,6 +75,9 @@ export class AffinityRequestProcessor implements RequestProcessor {
       const answer = await this.decide(undefined);
       return upgrade && !answer.immediate ? { ...answer, modeOverride: { requestBody: 'NONE', responseBody: 'NONE' } } : answer;
     }
+    // A client-sent cluster header must not route this request even if a later
+    // phase fails and answers "continue": drop it now, set ours with the body.
+    if (headers.has(clusterHeader)) return { headers: { set: [], remove: [clusterHeader] }, clearRouteCache: true };
     return CONTINUE;
   }
 
@@ -135,7 +139,7 @@ export class AffinityRequestProcessor implements RequestProcessor {
       healed = await this.pruneUnreadable(body, signals);
       if (healed) ({ body, signals } = healed);
     }
-    let { decision, stickyKey } = await routeRequest(this.context, pool, this.scope!, signals, body);
+    let { decision, stickyKey } = await routeRequest(this.context, pool, this.scope!, signals, body, { accountBoundTransport: this.upgrade });
     if (decision.kind === 'reject' && decision.code === 'account_domain_unavailable' && config.healing.enabled) {
       // Still bound to the gone domain (session binding or turn token): forget those and rebind.
       if (stickyKey) await this.context.store.delete(bindingKey(this.scope!, 'session', stickyKey.value));
@@ -143,7 +147,7 @@ export class AffinityRequestProcessor implements RequestProcessor {
       headers.delete(TURN_STATE_HEADER);
       signals = extractSignals(headers, body);
       healed = { body, signals, droppedItems: healed?.droppedItems ?? 0, droppedPreviousResponse: healed?.droppedPreviousResponse ?? false, bodyChanged: healed?.bodyChanged ?? false };
-      ({ decision, stickyKey } = await routeRequest(this.context, pool, this.scope!, signals, body));
+      ({ decision, stickyKey } = await routeRequest(this.context, pool, this.scope!, signals, body, { accountBoundTransport: this.upgrade }));
       metrics.heals.inc({ outcome: decision.kind === 'route' ? 'rebound' : 'failed' });
       if (decision.kind === 'route') {
         logger.warn({ pool: pool.name, account: decision.account.name, droppedItems: healed.droppedItems, droppedPreviousResponse: healed.droppedPreviousResponse }, 'healed a session whose domain is gone');
@@ -157,9 +161,12 @@ export class AffinityRequestProcessor implements RequestProcessor {
       return { immediate: openAiError(decision.status, decision.code, decision.message) };
     }
     const account = decision.account;
-    this.context.accountState.requestStarted(account.name);
-    this.accountCounted = account.name;
-    metrics.inFlight.inc({ account: account.name });
+    if (!this.finished) {
+      // The stream may have ended (cancelled) while the store answered.
+      this.context.accountState.requestStarted(account.name);
+      this.accountCounted = account.name;
+      metrics.inFlight.inc({ account: account.name });
+    }
     metrics.requests.inc({ pool: pool.name, strength: decision.strength, source: decision.source, outcome: decision.outcome, account: account.name });
     if (decision.anchorConflict) {
       metrics.anchorConflicts.inc({ source: decision.source });
@@ -197,6 +204,7 @@ export class AffinityRequestProcessor implements RequestProcessor {
       scope: this.scope!,
       decision,
       streamForced,
+      requestBodyMode: this.upgrade ? 'NONE' : 'BUFFERED',
       healedHeader: healed ? `dropped-reasoning-items=${healed.droppedItems}${healed.droppedPreviousResponse ? '; dropped-previous-response' : ''}` : undefined,
       hardenSession: sessionKey
         ? async () => {
@@ -211,6 +219,9 @@ export class AffinityRequestProcessor implements RequestProcessor {
       set.push(...handshake.set);
       remove.push(...handshake.remove);
     }
+    // The processor reads response bodies (ids, usage, errors): ask the upstream for
+    // identity encoding. Envoy's compressor filter can still compress for the client.
+    if (view.headers.has('accept-encoding')) remove.push('accept-encoding');
     const credentials = this.context.credentials.headersFor(account.name, view.headers);
     set.push(...credentials.set);
     remove.push(...credentials.remove);
@@ -291,6 +302,7 @@ export class AffinityRequestProcessor implements RequestProcessor {
   }
 
   finish(): void {
+    this.finished = true;
     if (this.accountCounted !== undefined) {
       this.context.accountState.requestFinished(this.accountCounted);
       this.context.metrics.inFlight.dec({ account: this.accountCounted });

@@ -1,6 +1,7 @@
 import type { Account } from '../accounts/account.js';
 import type { BindingScope } from '../bindings/binding.js';
 import { CONTINUE, type PhaseAnswer } from '../extproc/phase-answer.js';
+import { decodeBody } from '../body/decode.js';
 import type { RouteDecision } from '../routing/decide.js';
 import { classifyError, isAccountBoundError, type ErrorClassification } from '../responses/classify-error.js';
 import { factsFromResponseObject } from '../responses/response-facts.js';
@@ -35,6 +36,8 @@ export interface ResponseHandlerOptions {
   readonly hardenSession: (() => Promise<void>) | undefined;
   /** The client did not ask for a stream but the profile forced one: answer it JSON. */
   readonly streamForced: boolean;
+  /** The request body mode in force (mode_override body modes are literal, so it is echoed). */
+  readonly requestBodyMode: 'NONE' | 'BUFFERED';
   /** Set when the request was healed: the client is told in this response header's value. */
   readonly healedHeader: string | undefined;
 }
@@ -49,6 +52,8 @@ export class ResponseHandler {
   private reading: Reading = { kind: 'none' };
   /** The cooldown set from a 429's headers, refined once its body is read. */
   private provisionalCooldown: number | undefined;
+  /** The response's content-encoding, when not identity (bodies are decoded before reading). */
+  private encoding: string | undefined;
   private readonly account: Account;
 
   constructor(
@@ -63,6 +68,8 @@ export class ResponseHandler {
     const account = this.account;
     const status = Number(headers.get(':status'));
     const now = clock();
+    const encoding = headers.get('content-encoding')?.trim().toLowerCase();
+    this.encoding = encoding && encoding !== 'identity' ? encoding : undefined;
     metrics.upstreamResponses.inc({ account: account.name, status_class: statusClass(status) });
     const percent = usedPercent(headers);
     if (percent !== undefined) accountState.recordUsage(account.name, percent, now);
@@ -77,7 +84,9 @@ export class ResponseHandler {
       metrics.cooldowns.inc({ account: account.name });
     } else if (status >= 500) {
       accountState.recordFailure(account.name, now);
-    } else if (status === 401 || status === 403) {
+    } else if ((status === 401 || status === 403) && this.context.credentials.has(account.name)) {
+      // Only the credential the processor injects is the account's; without one, a 401
+      // is about the client's own key and must not take the account from other tenants.
       if (accountState.recordCredentialFailure(account.name, now + config.health.credentialRecheck, now)) {
         logger.error({ account: account.name, status }, 'upstream rejected the account credential; no new sessions until recheck');
       }
@@ -99,7 +108,8 @@ export class ResponseHandler {
     const contentType = (headers.get('content-type') ?? '').toLowerCase();
     const length = Number(headers.get('content-length'));
     const fits = !(Number.isFinite(length) && length > config.responses.maxInspectBytes);
-    const buffered = { modeOverride: { requestBody: 'BUFFERED', responseBody: 'BUFFERED' } } as const;
+    const requestBody = this.options.requestBodyMode;
+    const buffered: PhaseAnswer = { modeOverride: { requestBody, responseBody: 'BUFFERED' } };
     if (status >= 400) {
       if (!fits) return CONTINUE;
       this.reading = { kind: 'error', status, chunks: [], size: 0 };
@@ -111,8 +121,9 @@ export class ResponseHandler {
         this.reading = { kind: 'sse_to_json', chunks: [], size: 0 };
         return buffered;
       }
+      if (this.encoding !== undefined) return CONTINUE; // a compressed stream is not inspected
       this.reading = { kind: 'sse', inspector: new SseInspector() };
-      return { modeOverride: { requestBody: 'BUFFERED', responseBody: 'STREAMED' } };
+      return { modeOverride: { requestBody, responseBody: 'STREAMED' } };
     }
     if (JSON_CONTENT_TYPE.test(contentType) && fits && config.responses.learnResponseIds) {
       this.reading = { kind: 'json', chunks: [], size: 0 };
@@ -140,7 +151,10 @@ export class ResponseHandler {
     }
     if (!endOfStream) return CONTINUE;
     this.reading = { kind: 'none' };
-    const whole = Buffer.concat(reading.chunks);
+    const received = Buffer.concat(reading.chunks);
+    const decoded = decodeBody(received, this.encoding, this.context.config.responses.maxInspectBytes);
+    if (decoded.kind !== 'identity' && decoded.kind !== 'decoded') return CONTINUE;
+    const whole = decoded.kind === 'decoded' ? decoded.body : received;
     if (reading.kind === 'sse_to_json') return this.streamToJson(whole);
     let parsed: unknown;
     try {
@@ -225,7 +239,7 @@ export class ResponseHandler {
           ['content-type', 'application/json'],
           ['content-length', String(body.length)],
         ],
-        remove: ['transfer-encoding'],
+        remove: ['transfer-encoding', ...(this.encoding !== undefined ? ['content-encoding'] : [])],
       },
       body,
     };

@@ -35,6 +35,7 @@ export async function routeRequest(
   scope: BindingScope,
   signals: Signals,
   body: { buffer: Buffer; scan: BodyScan } | undefined,
+  options: { accountBoundTransport?: boolean } = {},
 ): Promise<RoutedRequest> {
   const { config, store, metrics } = context;
   const ttl = config.bindings;
@@ -82,7 +83,9 @@ export async function routeRequest(
   if (itemBinding) anchors.push({ source: 'encrypted_item', binding: itemBinding, exactAccount: false });
 
   const now = context.clock();
-  const strength = requestStrength(signals, turnStateBinding !== undefined, stickyKey !== undefined);
+  // A WebSocket session carries its encrypted reasoning over the socket, out of our sight:
+  // its binding is account-bound from the handshake on, so a reconnect never changes domain.
+  const strength = options.accountBoundTransport && stickyKey !== undefined ? 'hard' : requestStrength(signals, turnStateBinding !== undefined, stickyKey !== undefined);
   const input: DecisionInput = {
     pool,
     candidates: candidates(context, pool, now),

@@ -82,11 +82,14 @@ function resolveWithinDomain(
 ): { account: Account; outcome: 'bound' | 'domain_failover' } | undefined {
   const { candidates, context } = input;
   const own = findCandidate(candidates, binding.account);
-  if (own && own.account.domain === binding.domain && (exactAccount || usableAt(context)(own))) return { account: own.account, outcome: 'bound' };
-  const sameDomain = selectNewAccount(candidates, context, [inDomain(binding.domain)]);
+  // The account itself holds the state: when it is still configured, its current
+  // domain label counts (an operator may add or rename labels), not the stored one.
+  const domain = own ? own.account.domain : binding.domain;
+  if (own && (exactAccount || usableAt(context)(own))) return { account: own.account, outcome: 'bound' };
+  const sameDomain = selectNewAccount(candidates, context, [inDomain(domain)]);
   if (sameDomain) return { account: sameDomain, outcome: sameDomain.name === binding.account ? 'bound' : 'domain_failover' };
-  if (own && own.account.domain === binding.domain) return { account: own.account, outcome: 'bound' };
-  const anyOfDomain = pickLeastLoaded(candidates.filter(inDomain(binding.domain)), context);
+  if (own) return { account: own.account, outcome: 'bound' };
+  const anyOfDomain = pickLeastLoaded(candidates.filter(inDomain(domain)), context);
   return anyOfDomain ? { account: anyOfDomain, outcome: 'domain_failover' } : undefined;
 }
 

@@ -94,8 +94,9 @@ describe('error classes and what the processor does', () => {
     expect(processor.server.context.accountState.view(String(first.metadata.account), processor.clock.now).coolingDownUntil).toBe(processor.clock.now + 7_200_000);
   });
 
-  it('401: the account is marked failed, new sessions avoid it, logged once with the account name only', async () => {
-    processor = await startTestProcessor({ accounts: SINGLE_DOMAIN_PAIR });
+  it('401 on an account whose credential the processor injects: marked failed, new sessions avoid it, logged once with the account name only', async () => {
+    process.env.TEST_ACCOUNT_KEY = 'sk-account-key';
+    processor = await startTestProcessor({ accounts: SINGLE_DOMAIN_PAIR.map((account) => ({ ...account, credential: { apiKey: { env: 'TEST_ACCOUNT_KEY' } } })) });
     // A hard session stays on its account (its domain has no other), so all three 401s hit one account.
     const first = await exchange(processor, codexRequest({ session: 'creds', turn: 2, principal: 'sk-client-secret' }));
     const account = String(first.metadata.account);
@@ -108,6 +109,21 @@ describe('error classes and what the processor does', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(`"account":"${account}"`);
     expect(processor.logs.join('')).not.toContain('sk-client-secret');
+  });
+
+  it('401 without an injected credential is the client key’s problem: one tenant cannot take the account from the others', async () => {
+    processor = await startTestProcessor({ accounts: SINGLE_DOMAIN_PAIR });
+    const victim = await exchange(processor, codexRequest({ session: 'tenant-1', turn: 1, principal: 'good-key' }));
+    const account = String(victim.metadata.account);
+    const hit = new Set<unknown>();
+    for (let index = 0; index < 4; index++) {
+      const rejected = await exchange(processor, codexRequest({ session: `tenant-2-${index}`, turn: 2, principal: 'revoked-key' }), { status: 401, body: JSON.stringify(fixture('openai invalid_api_key').body) });
+      hit.add(rejected.metadata.account);
+    }
+    expect(hit.has(account)).toBe(true);
+    const next = await exchange(processor, codexRequest({ session: 'tenant-1', turn: 1, principal: 'good-key' }));
+    expect([next.metadata.account, next.metadata.outcome]).toEqual([account, 'bound']);
+    expect(processor.server.context.accountState.view(account, processor.clock.now).credentialFailedUntil).toBe(0);
   });
 
   it('5xx: counted in a sliding window; past the threshold the account gets no new sessions and soft sessions move', async () => {
