@@ -22,6 +22,14 @@ export interface InputItemScan {
   readonly span: Span;
 }
 
+/**
+ * An item that only the account (project) that stored it can resolve: an
+ * `item_reference`, or a reasoning item sent by id without its encrypted content.
+ */
+export function isStoredReference(item: InputItemScan): boolean {
+  return item.id !== undefined && (item.type === 'item_reference' || (item.type === 'reasoning' && !item.hasEncryptedContent));
+}
+
 export interface Member {
   readonly key: string;
   /** From the key's opening quote to the end of the value. */

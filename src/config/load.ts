@@ -30,6 +30,9 @@ function checkConsistency(config: Config): string[] {
     if (owner !== undefined) problems.push(`accounts[${index}].cluster: cluster "${account.cluster}" is already used by account "${owner}"`);
     clusters.set(account.cluster, account.name);
   });
+  if (config.pools && config.pools.length > 0 && !config.routing.poolHeader && !config.pools.some((pool) => pool.name === 'default')) {
+    problems.push('pools: without routing.poolHeader every request uses the pool named "default", and none is configured');
+  }
   config.pools?.forEach((pool, index) => {
     pool.accounts.forEach((name, accountIndex) => {
       if (!names.has(name)) problems.push(`pools[${index}].accounts[${accountIndex}]: unknown account "${name}"`);

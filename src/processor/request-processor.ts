@@ -259,6 +259,8 @@ export class AffinityRequestProcessor implements RequestProcessor {
     const { store, config } = this.context;
     const scope = this.scope!;
     const liveDomains = new Set(this.pool!.accounts.map((account) => account.domain));
+    const poolAccounts = new Set(this.pool!.accounts.map((account) => account.name));
+    const isLive = (binding: Binding): boolean => poolAccounts.has(binding.account) || liveDomains.has(binding.domain);
     const itemIds = [...signals.encryptedItemIds];
     const itemBindings = new Map<string, Binding>();
     const found = await store.getMany(itemIds.map((id) => bindingKey(scope, 'item', id)), config.bindings.responseTtl);
@@ -269,12 +271,20 @@ export class AffinityRequestProcessor implements RequestProcessor {
     const previousResponseBinding =
       signals.previousResponseId !== undefined ? await store.get(bindingKey(scope, 'response', signals.previousResponseId), config.bindings.responseTtl) : undefined;
     // Only a request that refers to a gone domain is touched; unknown items alone are no reason.
-    const refersToGoneDomain =
-      [...itemBindings.values(), ...(previousResponseBinding ? [previousResponseBinding] : [])].some((binding) => !liveDomains.has(binding.domain)) ||
-      (await this.sessionDomainGone(signals, liveDomains));
-    if (!refersToGoneDomain) return undefined;
-    const healing = healRequest({ body: body.buffer, scan: body.scan, itemBindings, previousResponseBinding, liveDomains });
+    const goneDomain =
+      [...itemBindings.values(), ...(previousResponseBinding ? [previousResponseBinding] : [])].find((binding) => !isLive(binding))?.domain ??
+      (await this.goneSessionDomain(signals, isLive));
+    if (goneDomain === undefined) return undefined;
+    const healing = healRequest({ body: body.buffer, scan: body.scan, itemBindings, previousResponseBinding, isLive });
     if (!healing.body) return undefined;
+    // The client keeps resending these items; remember they belong to the gone domain,
+    // so later turns (when the session is bound again) still drop them.
+    const now = this.context.clock();
+    await Promise.all(
+      healing.droppedUnknownIds.map((id) =>
+        store.put(bindingKey(scope, 'item', id), { account: '', domain: goneDomain, strength: 'hard', createdAt: now, lastSeenAt: now }, config.bindings.responseTtl),
+      ),
+    );
     const healedBody: RequestBody = { buffer: healing.body, scan: scanJsonBody(healing.body), decodedFrom: body.decodedFrom };
     return {
       body: healedBody,
@@ -285,12 +295,12 @@ export class AffinityRequestProcessor implements RequestProcessor {
     };
   }
 
-  /** Whether the request's session binding points at a domain with no configured account. */
-  private async sessionDomainGone(signals: Signals, liveDomains: ReadonlySet<string>): Promise<boolean> {
+  /** The domain of the request's session binding when no configured account is left in it. */
+  private async goneSessionDomain(signals: Signals, isLive: (binding: Binding) => boolean): Promise<string | undefined> {
     const stickyKey = chooseStickyKey(signals);
-    if (!stickyKey) return false;
+    if (!stickyKey) return undefined;
     const binding = await this.context.store.get(bindingKey(this.scope!, 'session', stickyKey.value), this.context.config.bindings.sessionTtl);
-    return binding !== undefined && !liveDomains.has(binding.domain);
+    return binding === undefined || isLive(binding) ? undefined : binding.domain;
   }
 
   async responseHeaders(headers: Map<string, string>, endOfStream: boolean): Promise<PhaseAnswer> {

@@ -195,6 +195,7 @@ export class ResponseHandler {
     switch (classification.errorClass) {
       case 'invalid_encrypted_content':
       case 'previous_response_not_found':
+      case 'item_not_found':
         // The state lives here: the binding stays, and becomes hard; the account is fine.
         await this.options.hardenSession?.();
         break;

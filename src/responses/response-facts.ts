@@ -1,7 +1,7 @@
 /** What a successful response tells about the account's state. */
 export interface ResponseFacts {
   readonly responseId?: string;
-  /** Reasoning / compaction items carrying encrypted_content, by id. */
+  /** Items bound to this account: carrying encrypted_content, or any item of a stored response. */
   readonly encryptedItemIds: readonly string[];
   readonly inputTokens?: number;
   readonly cachedTokens?: number;
@@ -10,6 +10,7 @@ export interface ResponseFacts {
 interface ResponseObject {
   id?: unknown;
   output?: unknown;
+  store?: unknown;
   usage?: { input_tokens?: unknown; input_tokens_details?: { cached_tokens?: unknown }; prompt_tokens?: unknown; prompt_tokens_details?: { cached_tokens?: unknown } };
 }
 
@@ -19,10 +20,12 @@ export function factsFromResponseObject(value: unknown): ResponseFacts {
   const response = value as ResponseObject;
   const encryptedItemIds: string[] = [];
   if (Array.isArray(response.output)) {
+    // Stored responses: every output item can come back by reference. Otherwise only
+    // items carrying encrypted content are tied to this account.
+    const stored = response.store === true;
     for (const item of response.output as Array<{ id?: unknown; encrypted_content?: unknown }>) {
-      if (item && typeof item.id === 'string' && typeof item.encrypted_content === 'string' && item.encrypted_content !== '') {
-        encryptedItemIds.push(item.id);
-      }
+      if (!item || typeof item.id !== 'string') continue;
+      if (stored || (typeof item.encrypted_content === 'string' && item.encrypted_content !== '')) encryptedItemIds.push(item.id);
     }
   }
   const usage = response.usage;

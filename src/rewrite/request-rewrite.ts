@@ -77,7 +77,10 @@ export function rewriteRequest(input: RewriteInput): RewriteResult {
         applied.push(`remove:${field}`);
       }
     }
-    for (const [field, value] of Object.entries(rules.force)) {
+    // The compact endpoint answers one JSON document ({model, input, instructions} in,
+    // {output} out); forcing stream/store there is not known to be accepted, so not done.
+    const force = input.path.endsWith('/compact') ? {} : rules.force;
+    for (const [field, value] of Object.entries(force)) {
       const json = JSON.stringify(value);
       const span = body.scan.fields.get(field);
       if (span === undefined || body.buffer.toString('utf8', span.start, span.end) !== json) {

@@ -1,4 +1,5 @@
 import type { BodyScan, Span } from '../body/json-scan.js';
+import { isStoredReference } from '../body/json-scan.js';
 import { decodeSpan, stringAt } from '../body/json-scan.js';
 
 /** Where a sticky key came from, in the names metrics and logs use. */
@@ -30,8 +31,13 @@ export interface Signals {
   readonly parentThread?: string;
   /** True when an input item carries non-empty encrypted_content. */
   readonly hasEncryptedContent: boolean;
-  /** Ids of input items that carry encrypted_content (reasoning, compaction). */
+  /**
+   * Ids of input items bound to the account that produced them: items carrying
+   * encrypted_content (reasoning, compaction) and stored-item references.
+   */
   readonly encryptedItemIds: readonly string[];
+  /** True when an input item refers to a stored item (item_reference, reasoning by id). */
+  readonly hasStoredReference: boolean;
 }
 
 /** Longest header or body value taken as a signal; longer ones are ignored. */
@@ -123,9 +129,12 @@ function bodySignals(body: Buffer, scan: BodyScan) {
   }
   const encryptedItemIds: string[] = [];
   let hasEncryptedContent = false;
+  let hasStoredReference = false;
   for (const item of scan.inputItems ?? []) {
-    if (!item.hasEncryptedContent) continue;
-    hasEncryptedContent = true;
+    const reference = isStoredReference(item);
+    if (!item.hasEncryptedContent && !reference) continue;
+    if (item.hasEncryptedContent) hasEncryptedContent = true;
+    if (reference) hasStoredReference = true;
     if (item.id !== undefined && item.id.length <= MAX_SIGNAL_LENGTH) encryptedItemIds.push(item.id);
   }
   return {
@@ -135,6 +144,7 @@ function bodySignals(body: Buffer, scan: BodyScan) {
     clientMetadataSession: stringField(clientMetadata, ['session_id']),
     clientMetadataParent: stringField(clientMetadata, CLIENT_METADATA_PARENT_NAMES),
     hasEncryptedContent,
+    hasStoredReference,
     encryptedItemIds,
   };
 }
@@ -155,6 +165,7 @@ export function extractSignals(headers: ReadonlyMap<string, string>, body?: { bu
     previousResponseId: fromBody?.previousResponseId,
     parentThread: firstHeader(headers, PARENT_THREAD_NAMES) ?? fromBody?.clientMetadataParent,
     hasEncryptedContent: fromBody?.hasEncryptedContent ?? false,
+    hasStoredReference: fromBody?.hasStoredReference ?? false,
     encryptedItemIds: fromBody?.encryptedItemIds ?? [],
   };
 }

@@ -33,12 +33,13 @@ export function chooseStickyKey(signals: Signals, contentSeed?: () => string | u
 
 /**
  * `hard` when the request carries state only its account's domain can read:
- * encrypted content in the input, previous_response_id, a server-side
- * conversation, or a turn-state token this processor knows. The `include`
+ * encrypted content in the input, a reference to a stored item,
+ * previous_response_id, a server-side conversation, or a turn-state token this
+ * processor knows. The `include`
  * parameter alone asks for encrypted content; it carries none, so it is not hard.
  */
 export function requestStrength(signals: Signals, knownTurnState: boolean, hasStickyKey: boolean): Strength {
-  if (signals.hasEncryptedContent || signals.previousResponseId !== undefined || signals.conversation !== undefined || knownTurnState) {
+  if (signals.hasEncryptedContent || signals.hasStoredReference || signals.previousResponseId !== undefined || signals.conversation !== undefined || knownTurnState) {
     return 'hard';
   }
   return hasStickyKey || signals.turnState !== undefined || signals.parentThread !== undefined ? 'soft' : 'none';

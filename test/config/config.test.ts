@@ -37,6 +37,7 @@ describe('config', () => {
     ['unknown pool account', 'pools: [{ name: p, accounts: [zz] }]\naccounts: [{ name: a, cluster: c }]', /pools\[0\]\.accounts\[0\]: unknown account "zz"/],
     ['upper-case header', 'routing: { clusterHeader: X-Cluster }\naccounts: [{ name: a, cluster: c }]', /routing\.clusterHeader/],
     ['YAML syntax', 'accounts: [', /^YAML: /],
+    ['pools without default nor poolHeader', 'pools: [{ name: team, accounts: [a] }]\naccounts: [{ name: a, cluster: c }]', /pools: without routing\.poolHeader/],
   ])('rejects %s', (_name, text, pattern) => {
     expect(problemsOf(text).join('\n')).toMatch(pattern);
   });

@@ -65,3 +65,28 @@ describe('healing a session whose domain is gone', () => {
     expect(metrics).toMatch(/outcome="rebound"} 1/);
   });
 });
+
+describe('healing on later turns', () => {
+  it('the client keeps resending the old reasoning: it is dropped on every turn, also without learned item bindings', async () => {
+    const store = unclosable(new MemoryBindingStore({ maxEntries: 1000 }));
+    processor = await startTestProcessor({ responses: { learnResponseIds: false } }, { store });
+    const first = codexRequest({ session: 'forgetful', turn: 1 });
+    let stream = new ScriptedStream(processor);
+    await stream.requestHeaders(first.headers);
+    const routed = await stream.requestBody(first.body);
+    await stream.end();
+    const gone = routedCluster(routed)!;
+    await processor.close();
+    processor = await startTestProcessor({ accounts: THREE_DOMAINS!.filter((account) => account.cluster !== gone), healing: { enabled: true }, responses: { learnResponseIds: false } }, { store });
+    for (let turn = 2; turn <= 4; turn++) {
+      stream = new ScriptedStream(processor);
+      const resume = codexRequest({ session: 'forgetful', turn });
+      await stream.requestHeaders(resume.headers);
+      const answer = await stream.requestBody(resume.body);
+      await stream.end();
+      expect(answer.immediate_response).toBeUndefined();
+      const sent = JSON.parse(Buffer.from(answer.request_body!.response!.body_mutation!.body!).toString()) as { input: Array<{ encrypted_content?: string }> };
+      expect(sent.input.filter((item) => item.encrypted_content !== undefined)).toEqual([]);
+    }
+  });
+});

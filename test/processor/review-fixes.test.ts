@@ -111,3 +111,22 @@ describe('client-sent cluster header on inference paths', () => {
     expect(answer.request_headers!.response!.clear_route_cache).toBe(true);
   });
 });
+
+describe('stored items (store: true)', () => {
+  it('an item_reference to an output item of a stored response goes to the account that stored it', async () => {
+    processor = await startTestProcessor();
+    const stream = new ScriptedStream(processor);
+    await stream.requestHeaders(sdkHeaders);
+    const first = await stream.requestBody({ model: 'm', input: 'first', store: true });
+    await stream.responseHeaders({ ':status': '200', 'content-type': 'application/json' });
+    await stream.responseBody(JSON.stringify({ id: 'resp_stored', store: true, output: [{ type: 'message', id: 'msg_stored_1', role: 'assistant', content: [] }] }), true);
+    await stream.end();
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const next = new ScriptedStream(processor);
+      await next.requestHeaders(sdkHeaders);
+      const routed = await next.requestBody({ model: 'm', store: true, input: [{ type: 'item_reference', id: 'msg_stored_1' }, { type: 'message', role: 'user', content: `again ${attempt}` }] });
+      await next.end();
+      expect([routedCluster(routed), metadataOf(routed).strength, metadataOf(routed).source]).toEqual([routedCluster(first), 'hard', 'encrypted_item']);
+    }
+  });
+});

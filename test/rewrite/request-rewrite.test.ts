@@ -55,6 +55,11 @@ describe('chatgpt-codex profile', () => {
     expect(result.body).toBeUndefined();
   });
 
+  it('does not force stream/store on the compact endpoint (one JSON document in and out)', () => {
+    const { json } = rewrite({ model: 'm', input: [], max_output_tokens: 5 }, { path: '/v1/responses/compact' });
+    expect(json).toEqual({ model: 'm', input: [], instructions: DEFAULT_CODEX_INSTRUCTIONS });
+  });
+
   it('maps the path and keeps the query string', () => {
     const { result } = rewrite({ stream: true, store: false, instructions: 'x' }, { query: '?trace=1' });
     expect(result.setHeaders).toContainEqual([':path', '/backend-api/codex/responses?trace=1']);

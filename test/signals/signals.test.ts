@@ -86,6 +86,9 @@ describe('strength', () => {
     [{}, { include: ['reasoning.encrypted_content'], prompt_cache_key: 'P' }, false, 'soft'],
     [{}, { include: ['reasoning.encrypted_content'] }, false, 'none'],
     [{}, { input: [{ type: 'reasoning', encrypted_content: '' }] }, false, 'none'],
+    [{}, { input: [{ type: 'item_reference', id: 'msg_stored' }] }, false, 'hard'],
+    [{}, { input: [{ type: 'reasoning', id: 'rs_stored', summary: [] }] }, false, 'hard'],
+    [{}, { input: [{ type: 'message', id: 'msg_1', role: 'user', content: 'hi' }] }, false, 'none'],
   ])('%j %j (known token %s) → %s', (headers, body, knownToken, expected) => {
     const signals = signalsOf(headers, body);
     expect(requestStrength(signals, knownToken, chooseStickyKey(signals) !== undefined)).toBe(expected);
