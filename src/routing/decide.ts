@@ -93,7 +93,7 @@ function resolveWithinDomain(
   return anyOfDomain ? { account: anyOfDomain, outcome: 'domain_failover' } : undefined;
 }
 
-function domainGone(input: DecisionInput, source: SignalSource): RejectDecision {
+function domainGone(source: SignalSource): RejectDecision {
   return {
     kind: 'reject',
     status: 409,
@@ -121,7 +121,7 @@ export function decide(input: DecisionInput): Decision {
   const anchorDecides = anchor !== undefined && (anchor.source === 'turn_state' || sessionBinding?.account !== anchor.binding.account);
   if (anchor && anchorDecides) {
     const resolved = resolveWithinDomain(anchor.binding, input, anchor.exactAccount);
-    if (!resolved) return domainGone(input, anchor.source);
+    if (!resolved) return domainGone(anchor.source);
     const conflict = sessionBinding !== undefined && sessionBinding.account !== resolved.account.name;
     const sessionWrite = stickySource === undefined ? 'none' : sessionBinding === undefined ? 'create' : conflict || sessionBinding.strength !== 'hard' ? 'put' : 'none';
     return { kind: 'route', account: resolved.account, strength: 'hard', source: anchor.source, outcome: resolved.outcome, sessionWrite, anchorConflict: conflict };
@@ -131,7 +131,7 @@ export function decide(input: DecisionInput): Decision {
   if (sessionBinding) {
     if (strength === 'hard' || sessionBinding.strength === 'hard') {
       const resolved = resolveWithinDomain(sessionBinding, input);
-      if (!resolved) return domainGone(input, source as SignalSource);
+      if (!resolved) return domainGone(source as SignalSource);
       const upgrade = sessionBinding.strength !== 'hard' || resolved.account.name !== sessionBinding.account;
       return { kind: 'route', account: resolved.account, strength: 'hard', source, outcome: resolved.outcome, sessionWrite: upgrade ? 'put' : 'none', anchorConflict: false };
     }
