@@ -85,7 +85,7 @@ describe('retry guard', () => {
   });
 
   it('shared cluster without the guard: the same hard request is retried onto the other account (what the guard prevents)', async () => {
-    const { envoy, failing, healthy } = await sharedClusterStack(false);
+    const { envoy } = await sharedClusterStack(false);
     for (let index = 0; index < 4; index++) await post(envoy, hardBody, `hard-${index}`);
     const moved = envoy.log.filter((record) => new Set(record.attempts.map((attempt) => attempt.host)).size > 1);
     expect(moved.length).toBeGreaterThan(0);
