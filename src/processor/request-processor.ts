@@ -7,7 +7,7 @@ import { decodeBody } from '../body/decode.js';
 import { continuityKey } from '../rewrite/continuity.js';
 import { rewriteRequest } from '../rewrite/request-rewrite.js';
 import { websocketHandshakeChanges } from '../rewrite/websocket-handshake.js';
-import { isWebSocketUpgrade, splitPath, type RequestView } from '../request/request-view.js';
+import { isWebSocketUpgrade, JSON_CONTENT_TYPE, splitPath, type RequestView } from '../request/request-view.js';
 import { extractSignals, TURN_STATE_HEADER, type Signals } from '../signals/signals.js';
 import { chooseStickyKey } from '../signals/sticky-key.js';
 import { healRequest } from '../healing/heal-request.js';
@@ -23,7 +23,6 @@ type HealedRequest = { body: RequestBody | undefined; signals: Signals; droppedI
 type PreparedBody = { kind: 'json'; body: RequestBody } | { kind: 'headers_only' } | { kind: 'reject'; answer: ImmediateAnswer };
 
 
-const JSON_CONTENT_TYPE = /^application\/(?:[\w.+-]*\+)?json\b/i;
 
 
 /**
@@ -139,15 +138,15 @@ export class AffinityRequestProcessor implements RequestProcessor {
       healed = await this.pruneUnreadable(body, signals);
       if (healed) ({ body, signals } = healed);
     }
-    let { decision, stickyKey } = await routeRequest(this.context, pool, this.scope!, signals, body, { accountBoundTransport: this.upgrade });
+    let { decision, stickyKey, sessionKey } = await routeRequest(this.context, pool, this.scope!, signals, body, { accountBoundTransport: this.upgrade });
     if (decision.kind === 'reject' && decision.code === 'account_domain_unavailable' && config.healing.enabled) {
       // Still bound to the gone domain (session binding or turn token): forget those and rebind.
-      if (stickyKey) await this.context.store.delete(bindingKey(this.scope!, 'session', stickyKey.value));
+      if (sessionKey) await this.context.store.delete(sessionKey);
       const headers = new Map(view.headers);
       headers.delete(TURN_STATE_HEADER);
       signals = extractSignals(headers, body);
       healed = { body, signals, droppedItems: healed?.droppedItems ?? 0, droppedPreviousResponse: healed?.droppedPreviousResponse ?? false, bodyChanged: healed?.bodyChanged ?? false };
-      ({ decision, stickyKey } = await routeRequest(this.context, pool, this.scope!, signals, body, { accountBoundTransport: this.upgrade }));
+      ({ decision, stickyKey, sessionKey } = await routeRequest(this.context, pool, this.scope!, signals, body, { accountBoundTransport: this.upgrade }));
       metrics.heals.inc({ outcome: decision.kind === 'route' ? 'rebound' : 'failed' });
       if (decision.kind === 'route') {
         logger.warn({ pool: pool.name, account: decision.account.name, droppedItems: healed.droppedItems, droppedPreviousResponse: healed.droppedPreviousResponse }, 'healed a session whose domain is gone');
@@ -199,7 +198,6 @@ export class AffinityRequestProcessor implements RequestProcessor {
       newBody ??= healed.bodyChanged ? body?.buffer : undefined;
       if (view.headers.has(TURN_STATE_HEADER)) remove.push(TURN_STATE_HEADER);
     }
-    const sessionKey = stickyKey ? bindingKey(this.scope!, 'session', stickyKey.value) : undefined;
     this.response = new ResponseHandler(this.context, {
       scope: this.scope!,
       decision,

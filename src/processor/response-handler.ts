@@ -8,6 +8,7 @@ import { factsFromResponseObject } from '../responses/response-facts.js';
 import { SseInspector } from '../responses/sse-inspector.js';
 import { cooldownUntil, exhaustedUntil, usedPercent } from '../responses/upstream-limits.js';
 import { TURN_STATE_HEADER } from '../signals/signals.js';
+import { JSON_CONTENT_TYPE } from '../request/request-view.js';
 import type { ProcessorContext } from './context.js';
 import { learnResponseFacts, learnTurnState } from './learn-response.js';
 
@@ -16,7 +17,6 @@ export const ACCOUNT_BOUND_HEADER = 'x-codex-affinity-session';
 /** Response header telling the client its session was healed (earlier hidden reasoning dropped). */
 export const HEALED_HEADER = 'x-codex-affinity-healed';
 
-const JSON_CONTENT_TYPE = /^application\/(?:[\w.+-]*\+)?json\b/i;
 
 type Reading =
   | { kind: 'none' }

@@ -14,6 +14,8 @@ const ENCRYPTED_ITEMS_LOOKED_UP = 4;
 export interface RoutedRequest {
   readonly decision: Decision;
   readonly stickyKey: StickyKey | undefined;
+  /** The store key of the session binding (hashed, namespaced), when there is a sticky key. */
+  readonly sessionKey: string | undefined;
 }
 
 function candidates(context: ProcessorContext, pool: Pool, now: number): Candidate[] {
@@ -113,5 +115,5 @@ export async function routeRequest(
       metrics.bindingsWritten.inc({ kind: 'session', mode: 'put' });
     }
   }
-  return { decision, stickyKey };
+  return { decision, stickyKey, sessionKey };
 }

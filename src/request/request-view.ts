@@ -19,3 +19,6 @@ export function isWebSocketUpgrade(view: RequestView): boolean {
   const upgrade = view.headers.get('upgrade');
   return upgrade !== undefined && upgrade.toLowerCase() === 'websocket';
 }
+
+/** application/json and application/<anything>+json. */
+export const JSON_CONTENT_TYPE = /^application\/(?:[\w.+-]*\+)?json\b/i;
