@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { buildAccountDirectory } from './accounts/account.js';
 import { AccountStateTable } from './accounts/health.js';
 import { createAdminServer } from './admin/http-server.js';
-import { MemoryBindingStore } from './bindings/memory-store.js';
+import { createMemoryStore } from './bindings/create-store.js';
 import type { BindingStore } from './bindings/store.js';
 import type { Config } from './config/schema.js';
 import { loadExternalProcessor } from './extproc/proto.js';
@@ -36,8 +36,8 @@ export interface RunningServer {
   stop(graceMilliseconds?: number): Promise<void>;
 }
 
-function createStore(config: Config, clock: () => number): BindingStore {
-  if (config.store.kind === 'memory') return new MemoryBindingStore({ maxEntries: config.store.maxEntries, now: clock });
+function createStore(config: Config, clock: () => number, metrics: Metrics): BindingStore {
+  if (config.store.kind === 'memory') return createMemoryStore(config, clock, metrics);
   throw new Error('store.kind "redis" is not available in this build yet; use { kind: memory }');
 }
 
@@ -51,7 +51,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? false });
   const credentials = new CredentialStore(config, logger);
   const rewriteRules = new Map<string, ProfileRules>(config.accounts.map((account) => [account.name, mergeRules(PROFILE_RULES[account.profile], account.rewrite)]));
-  const store = options.store ?? createStore(config, clock);
+  const store = options.store ?? createStore(config, clock, metrics);
   const context: ProcessorContext = {
     config,
     directory: buildAccountDirectory(config),

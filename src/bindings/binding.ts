@@ -2,16 +2,25 @@ import { createHash } from 'node:crypto';
 
 export type Strength = 'hard' | 'soft' | 'none';
 
-/** What a stored key points at. */
+/**
+ * What a stored key points at. Each kind has its own key space and TTL, and an
+ * owner scope (see ownership/owner-scope.ts).
+ */
 export type BindingKind =
-  /** sticky key (session, thread, prompt cache key, content seed, ...) → account */
+  /** sticky key (session, thread, prompt cache key, content seed, ...) → account: a preference */
   | 'session'
-  /** response id → account that produced it */
+  /** stored response id → the exact account that stored it */
   | 'response'
-  /** x-codex-turn-state token → account that issued it */
-  | 'turn_state'
-  /** reasoning item id → account that produced it */
-  | 'item';
+  /** id of an item of a stored response (sent back by id or as item_reference) → the exact account */
+  | 'stored_item'
+  /** id of an item carrying encrypted_content → the account (and so the domain) that produced it */
+  | 'encrypted_item'
+  /** conversation id → the exact account that holds the conversation */
+  | 'conversation'
+  /** x-codex-turn-state token → the exact account that issued it */
+  | 'turn_state';
+
+export const BINDING_KINDS: readonly BindingKind[] = ['session', 'response', 'stored_item', 'encrypted_item', 'conversation', 'turn_state'];
 
 export interface Binding {
   readonly account: string;
@@ -21,27 +30,62 @@ export interface Binding {
   readonly lastSeenAt: number;
 }
 
+/** A binding as the store holds it: every write bumps the version, so writers can compare and set. */
+export interface StoredBinding extends Binding {
+  readonly version: number;
+}
+
+/**
+ * Domains and accounts a session's orphaned hard request was refused by
+ * (unreadable encrypted content, unknown stored object): the next placement
+ * skips them. Short-lived.
+ */
+export interface Exclusion {
+  readonly domains: readonly string[];
+  readonly accounts: readonly string[];
+}
+
 export interface BindingScope {
   readonly pool: string;
   readonly principal: string;
 }
 
 /**
+ * A store address: the partition (one per pool and principal: quotas and
+ * eviction are per partition) and a digest of the raw client value. Neither
+ * holds a raw value: session ids and tokens never reach the store.
+ */
+export interface BindingKey {
+  readonly kind: BindingKind;
+  readonly partition: string;
+  readonly id: string;
+}
+
+export interface ExclusionKey {
+  readonly partition: string;
+  readonly id: string;
+}
+
+function digest(parts: readonly string[], length: number): string {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part).update('\u0000');
+  return hash.digest('base64url').slice(0, length);
+}
+
+export function partitionOf(scope: BindingScope): string {
+  return digest(['partition', scope.pool, scope.principal], 16);
+}
+
+/**
  * The store key for a raw client value. Pool, principal and kind are hashed in
  * with the value, so a tenant can never address another tenant's binding and a
- * client value can never collide with an internal key of another kind; the raw
- * value (a session id, a token) never reaches the store.
+ * client value can never collide with an internal key of another kind.
  */
-export function bindingKey(scope: BindingScope, kind: BindingKind, rawValue: string): string {
-  const digest = createHash('sha256')
-    .update(scope.pool)
-    .update('\u0000')
-    .update(scope.principal)
-    .update('\u0000')
-    .update(kind)
-    .update('\u0000')
-    .update(rawValue)
-    .digest('base64url')
-    .slice(0, 32);
-  return `${kind}:${digest}`;
+export function bindingKey(scope: BindingScope, kind: BindingKind, rawValue: string): BindingKey {
+  return { kind, partition: partitionOf(scope), id: digest([scope.pool, scope.principal, kind, rawValue], 32) };
+}
+
+/** Where a session's exclusions live: the placement key's own digest. */
+export function exclusionKey(placementKey: BindingKey): ExclusionKey {
+  return { partition: placementKey.partition, id: `${placementKey.kind}:${placementKey.id}` };
 }

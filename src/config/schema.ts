@@ -130,8 +130,15 @@ export const configSchema = z.strictObject({
   bindings: z
     .strictObject({
       sessionTtl: duration.prefault('6h'),
+      /** Stored response ids, stored items and encrypted items. */
       responseTtl: duration.prefault('7d'),
+      /** Conversation ids (the upstream keeps conversations until deleted). */
+      conversationTtl: duration.prefault('30d'),
       turnStateTtl: duration.prefault('3h'),
+      /** How long a domain or account that refused a session's orphaned request is skipped for it. */
+      exclusionTtl: duration.prefault('15m'),
+      /** A read slides a binding's TTL only when less than this fraction of it remains. */
+      slideFraction: z.number().gt(0).max(1).default(0.5),
     })
     .prefault({}),
   health: z

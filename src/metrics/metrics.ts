@@ -26,6 +26,10 @@ export class Metrics {
   readonly bodyRejections: Counter<'code'>;
   readonly streams: Gauge;
   readonly inFlight: Gauge<'account'>;
+  readonly orphans: Counter<'outcome'>;
+  readonly proofs: Counter<'kind'>;
+  readonly exclusions: Counter<'scope'>;
+  readonly evictions: Counter<'kind' | 'strength' | 'partition'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -59,6 +63,20 @@ export class Metrics {
     this.bodyRejections = new Counter({ name: `${prefix}body_rejections_total`, help: 'Requests refused for their body (too large).', labelNames: ['code'], registers });
     this.streams = new Gauge({ name: `${prefix}open_streams`, help: 'Open ext_proc streams.', registers });
     this.inFlight = new Gauge({ name: `${prefix}in_flight_requests`, help: 'Routed requests not finished, by account.', labelNames: ['account'], registers });
+    this.orphans = new Counter({
+      name: `${prefix}orphans_total`,
+      help: 'Hard requests whose owner the store did not know: placed, then proved by a 2xx or excluded after an unreadable-state answer.',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.proofs = new Counter({ name: `${prefix}proofs_total`, help: 'Bindings made hard (session) or learned (anchor) because a 2xx proved the account reads the state.', labelNames: ['kind'], registers });
+    this.exclusions = new Counter({ name: `${prefix}exclusions_total`, help: 'Domains or accounts excluded for a session after refusing its orphaned request.', labelNames: ['scope'], registers });
+    this.evictions = new Counter({
+      name: `${prefix}binding_evictions_total`,
+      help: 'Entries evicted from a bounded store to make room, by kind, strength and whose partition asked for the room (own or other).',
+      labelNames: ['kind', 'strength', 'partition'],
+      registers,
+    });
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix });
   }
 }

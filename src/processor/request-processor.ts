@@ -1,33 +1,29 @@
 import type { Pool } from '../accounts/account.js';
 import type { BindingScope } from '../bindings/binding.js';
-import { JsonScanError, scanJsonBody, type BodyScan } from '../body/json-scan.js';
 import type { RequestProcessor } from '../extproc/stream.js';
-import { CONTINUE, type HeaderChanges, type ImmediateAnswer, type PhaseAnswer } from '../extproc/phase-answer.js';
-import { decodeBody } from '../body/decode.js';
-import { continuityKey } from '../rewrite/continuity.js';
-import { rewriteRequest } from '../rewrite/request-rewrite.js';
-import { websocketHandshakeChanges } from '../rewrite/websocket-handshake.js';
-import { isWebSocketUpgrade, JSON_CONTENT_TYPE, splitPath, type RequestView } from '../request/request-view.js';
+import { CONTINUE, type PhaseAnswer } from '../extproc/phase-answer.js';
+import { pruneUnreadable, type PrunedRequest, type ReadableBody } from '../healing/prune-unreadable.js';
+import { readRequestBody } from '../request/read-body.js';
+import { isWebSocketUpgrade, splitPath, type RequestView } from '../request/request-view.js';
 import { extractSignals, TURN_STATE_HEADER, type Signals } from '../signals/signals.js';
-import { chooseStickyKey } from '../signals/sticky-key.js';
-import { healRequest } from '../healing/heal-request.js';
 import type { ProcessorContext } from './context.js';
 import { openAiError } from './errors.js';
 import { ResponseHandler } from './response-handler.js';
-import { bindingKey, type Binding } from '../bindings/binding.js';
-import { routeRequest } from './route-request.js';
+import { routeRequest, type RoutedRequest } from './route-request.js';
 import { requestScope } from './scope.js';
+import { upstreamChanges } from './upstream-changes.js';
 
-type RequestBody = { buffer: Buffer; scan: BodyScan; decodedFrom: string | undefined };
-type HealedRequest = { body: RequestBody | undefined; signals: Signals; droppedItems: number; droppedPreviousResponse: boolean; bodyChanged: boolean };
-type PreparedBody = { kind: 'json'; body: RequestBody } | { kind: 'headers_only' } | { kind: 'reject'; answer: ImmediateAnswer };
-
-
-
+interface Healing {
+  readonly droppedItems: number;
+  readonly droppedPreviousResponse: boolean;
+  readonly bodyChanged: boolean;
+}
 
 /**
- * The phases of one HTTP request. Holds the request's own state between
- * phases; decisions come from routing/decide.ts, I/O from the context.
+ * The phases of one HTTP request, in named steps: read (view, body, signals),
+ * route (bindings → decision, routing/), rewrite (changes for the account,
+ * upstream-changes.ts) and answer (one header mutation, at most one body).
+ * Holds the request's own state between phases.
  */
 export class AffinityRequestProcessor implements RequestProcessor {
   private view: RequestView | undefined;
@@ -84,7 +80,7 @@ export class AffinityRequestProcessor implements RequestProcessor {
     if (this.decided || !this.view) return CONTINUE;
     // In BUFFERED mode this is the whole body; in a partial mode only the first
     // answer can still change headers, so the decision is taken here either way.
-    const prepared = this.prepareBody(body, endOfStream);
+    const prepared = readRequestBody(body, endOfStream, this.view.headers, this.context.config.limits.maxBodyBytes, this.context.metrics);
     if (prepared.kind === 'reject') {
       this.decided = true;
       return { immediate: prepared.answer };
@@ -92,68 +88,36 @@ export class AffinityRequestProcessor implements RequestProcessor {
     return this.decide(prepared.kind === 'json' ? prepared.body : undefined);
   }
 
-  /** The body as JSON to read and edit: decoded, size-checked, scanned; or why not. */
-  private prepareBody(body: Buffer, endOfStream: boolean): PreparedBody {
-    const { metrics, config } = this.context;
-    const headers = this.view!.headers;
-    const tooLarge = (): PreparedBody => {
-      metrics.bodyRejections.inc({ code: 'request_too_large' });
-      return {
-        kind: 'reject',
-        answer: openAiError(413, 'request_too_large', `The request body is larger than this gateway accepts (${config.limits.maxBodyBytes} bytes).`),
-      };
-    };
-    if (body.length > config.limits.maxBodyBytes) return tooLarge();
-    const headersOnly = (reason: string): PreparedBody => {
-      metrics.bodyScanFailures.inc({ reason });
-      return { kind: 'headers_only' };
-    };
-    if (!endOfStream) return headersOnly('partial_body');
-    if (body.length === 0) return { kind: 'headers_only' };
-    const contentType = headers.get('content-type');
-    if (contentType !== undefined && !JSON_CONTENT_TYPE.test(contentType.trim())) return headersOnly('content_type');
-    const decoded = decodeBody(body, headers.get('content-encoding'), config.limits.maxBodyBytes);
-    if (decoded.kind === 'too_large') return tooLarge();
-    if (decoded.kind === 'unknown_encoding') return headersOnly('content_encoding');
-    if (decoded.kind === 'corrupt') return headersOnly('corrupt_encoding');
-    const buffer = decoded.kind === 'decoded' ? decoded.body : body;
-    try {
-      return { kind: 'json', body: { buffer, scan: scanJsonBody(buffer), decodedFrom: decoded.kind === 'decoded' ? decoded.encoding : undefined } };
-    } catch (error) {
-      if (!(error instanceof JsonScanError)) throw error;
-      return headersOnly('malformed_json');
-    }
-  }
-
-  private async decide(requestBody: RequestBody | undefined): Promise<PhaseAnswer> {
-    let body = requestBody;
+  /** Read, route, rewrite, answer. */
+  private async decide(requestBody: ReadableBody | undefined): Promise<PhaseAnswer> {
     this.decided = true;
     const { config, metrics, logger } = this.context;
     const view = this.view!;
     const pool = this.pool!;
+    const scope = this.scope!;
+    let body = requestBody;
     let signals = extractSignals(view.headers, body);
-    let healed: HealedRequest | undefined;
-    if (config.healing.enabled && body && (signals.hasEncryptedContent || signals.previousResponseId !== undefined)) {
+    let healing: Healing | undefined;
+    if (config.healing.enabled && body && (signals.hasEncryptedContent || signals.hasStoredReference || signals.previousResponseId !== undefined)) {
       // A healed session's client keeps resending its old reasoning: drop it on every turn.
-      healed = await this.pruneUnreadable(body, signals);
-      if (healed) ({ body, signals } = healed);
-    }
-    let { decision, stickyKey, sessionKey } = await routeRequest(this.context, pool, this.scope!, signals, body, { accountBoundTransport: this.upgrade });
-    if (decision.kind === 'reject' && decision.code === 'account_domain_unavailable' && config.healing.enabled) {
-      // Still bound to the gone domain (session binding or turn token): forget those and rebind.
-      if (sessionKey) await this.context.store.delete(sessionKey);
-      const headers = new Map(view.headers);
-      headers.delete(TURN_STATE_HEADER);
-      signals = extractSignals(headers, body);
-      healed = { body, signals, droppedItems: healed?.droppedItems ?? 0, droppedPreviousResponse: healed?.droppedPreviousResponse ?? false, bodyChanged: healed?.bodyChanged ?? false };
-      ({ decision, stickyKey, sessionKey } = await routeRequest(this.context, pool, this.scope!, signals, body, { accountBoundTransport: this.upgrade }));
-      metrics.heals.inc({ outcome: decision.kind === 'route' ? 'rebound' : 'failed' });
-      if (decision.kind === 'route') {
-        logger.warn({ pool: pool.name, account: decision.account.name, droppedItems: healed.droppedItems, droppedPreviousResponse: healed.droppedPreviousResponse }, 'healed a session whose domain is gone');
+      const pruned: PrunedRequest | undefined = await pruneUnreadable(this.context.store, scope, pool, view.headers, body, signals, this.context.clock());
+      if (pruned) {
+        ({ body, signals } = pruned);
+        healing = { droppedItems: pruned.droppedItems, droppedPreviousResponse: pruned.droppedPreviousResponse, bodyChanged: true };
       }
-    } else if (healed) {
+    }
+    let routed = await routeRequest(this.context, pool, scope, signals, body, { accountBoundTransport: this.upgrade });
+    if (routed.decision.kind === 'reject' && routed.decision.code === 'account_domain_unavailable' && config.healing.enabled) {
+      ({ routed, signals } = await this.rebindGoneSession(routed, body));
+      healing = { droppedItems: healing?.droppedItems ?? 0, droppedPreviousResponse: healing?.droppedPreviousResponse ?? false, bodyChanged: healing?.bodyChanged ?? false };
+      metrics.heals.inc({ outcome: routed.decision.kind === 'route' ? 'rebound' : 'failed' });
+      if (routed.decision.kind === 'route') {
+        logger.warn({ pool: pool.name, account: routed.decision.account.name, droppedItems: healing.droppedItems, droppedPreviousResponse: healing.droppedPreviousResponse }, 'healed a session whose domain is gone');
+      }
+    } else if (healing) {
       metrics.heals.inc({ outcome: 'pruned' });
     }
+    const decision = routed.decision;
     if (decision.kind === 'reject') {
       metrics.rejections.inc({ code: decision.code });
       logger.warn({ pool: pool.name, code: decision.code, source: decision.source }, 'request rejected');
@@ -167,74 +131,36 @@ export class AffinityRequestProcessor implements RequestProcessor {
       metrics.inFlight.inc({ account: account.name });
     }
     metrics.requests.inc({ pool: pool.name, strength: decision.strength, source: decision.source, outcome: decision.outcome, account: account.name });
+    if (decision.orphan) metrics.orphans.inc({ outcome: 'placed' });
     if (decision.anchorConflict) {
       metrics.anchorConflicts.inc({ source: decision.source });
       logger.info({ account: account.name, source: decision.source }, 'anchor overrides session binding');
     }
 
-    const set: Array<readonly [string, string]> = [[config.routing.clusterHeader, account.cluster]];
-    const remove: string[] = [];
-    if (config.routing.retryGuard && decision.strength === 'hard') set.push(['x-envoy-max-retries', '0']);
-    let newBody: Buffer | undefined;
-    let streamForced = false;
-    if (config.rewrite.enabled) {
-      const rewrite = rewriteRequest({
-        path: view.path,
-        query: view.query,
-        headers: view.headers,
-        body,
-        rules: this.context.rewriteRules.get(account.name)!,
-        continuity: config.rewrite.continuity ? continuityKey(this.scope!, stickyKey, signals.promptCacheKey) : undefined,
-        sessionHeaders: config.rewrite.sessionHeaders,
-      });
-      set.push(...rewrite.setHeaders);
-      remove.push(...rewrite.removeHeaders);
-      for (const rule of rewrite.applied) metrics.rewrites.inc({ account: account.name, rule });
-      newBody = rewrite.body;
-      streamForced = rewrite.applied.includes('force:stream');
-    }
-    if (healed) {
-      // The healed body goes upstream even when the profile changes nothing more.
-      newBody ??= healed.bodyChanged ? body?.buffer : undefined;
-      if (view.headers.has(TURN_STATE_HEADER)) remove.push(TURN_STATE_HEADER);
-    }
-    this.response = new ResponseHandler(this.context, {
-      scope: this.scope!,
+    const changes = upstreamChanges(this.context, {
+      view,
+      scope,
       decision,
-      streamForced,
-      requestBodyMode: this.upgrade ? 'NONE' : 'BUFFERED',
-      healedHeader: healed ? `dropped-reasoning-items=${healed.droppedItems}${healed.droppedPreviousResponse ? '; dropped-previous-response' : ''}` : undefined,
-      hardenSession: sessionKey
-        ? async () => {
-            const now = this.context.clock();
-            await this.context.store.put(sessionKey, { account: account.name, domain: account.domain, strength: 'hard', createdAt: now, lastSeenAt: now }, config.bindings.sessionTtl);
-            metrics.bindingsWritten.inc({ kind: 'session', mode: 'harden' });
-          }
-        : undefined,
+      signals,
+      stickyKey: routed.stickyKey,
+      body,
+      upgrade: this.upgrade,
+      healed: healing !== undefined,
+      healedBody: healing?.bodyChanged ?? false,
     });
-    if (this.upgrade) {
-      const handshake = websocketHandshakeChanges(view.headers, config.rewrite.websocketBeta);
-      set.push(...handshake.set);
-      remove.push(...handshake.remove);
-    }
-    // The processor reads response bodies (ids, usage, errors): ask the upstream for
-    // identity encoding. Envoy's compressor filter can still compress for the client.
-    if (view.headers.has('accept-encoding')) remove.push('accept-encoding');
-    const credentials = this.context.credentials.headersFor(account.name, view.headers);
-    set.push(...credentials.set);
-    remove.push(...credentials.remove);
-    if (newBody !== undefined) {
-      // Envoy checks the new length against content-length in this same answer.
-      if (view.headers.has('content-length') || body?.decodedFrom !== undefined) set.push(['content-length', String(newBody.length)]);
-      if (body?.decodedFrom !== undefined) remove.push('content-encoding');
-    } else if (body?.decodedFrom === undefined && remove.includes('content-length')) {
-      // Never drop content-length of a body that stays.
-      remove.splice(remove.indexOf('content-length'), 1);
-    }
-    const headers: HeaderChanges = { set, remove: [...new Set(remove)] };
+    this.response = new ResponseHandler(this.context, {
+      scope,
+      decision,
+      streamForced: changes.streamForced,
+      requestBodyMode: this.upgrade ? 'NONE' : 'BUFFERED',
+      healedHeader: healing ? `dropped-reasoning-items=${healing.droppedItems}${healing.droppedPreviousResponse ? '; dropped-previous-response' : ''}` : undefined,
+      proof: { sessionKey: routed.sessionKey, hardenSession: decision.hardenOnSuccess, unknownState: routed.unknownState, orphan: decision.orphan },
+      placementKey: routed.placementKey,
+      requestStored: body !== undefined && signals.store !== false && !changes.storeForcedOff,
+    });
     return {
-      headers,
-      ...(newBody !== undefined ? { body: newBody } : {}),
+      headers: changes.headers,
+      ...(changes.body !== undefined ? { body: changes.body } : {}),
       clearRouteCache: true,
       dynamicMetadata: {
         [config.routing.metadataNamespace]: {
@@ -248,57 +174,16 @@ export class AffinityRequestProcessor implements RequestProcessor {
     };
   }
 
-  /**
-   * Drops from the body what no live domain can read: encrypted items whose
-   * learned domain is gone (or unknown) and a previous_response_id no live
-   * domain holds. Undefined when nothing had to go.
-   */
-  private async pruneUnreadable(body: RequestBody, signals: Signals): Promise<HealedRequest | undefined> {
-    const { store, config } = this.context;
-    const scope = this.scope!;
-    const liveDomains = new Set(this.pool!.accounts.map((account) => account.domain));
-    const poolAccounts = new Set(this.pool!.accounts.map((account) => account.name));
-    const isLive = (binding: Binding): boolean => poolAccounts.has(binding.account) || liveDomains.has(binding.domain);
-    const itemIds = [...signals.encryptedItemIds];
-    const itemBindings = new Map<string, Binding>();
-    const found = await store.getMany(itemIds.map((id) => bindingKey(scope, 'item', id)), config.bindings.responseTtl);
-    itemIds.forEach((id, index) => {
-      const binding = found[index];
-      if (binding) itemBindings.set(id, binding);
-    });
-    const previousResponseBinding =
-      signals.previousResponseId !== undefined ? await store.get(bindingKey(scope, 'response', signals.previousResponseId), config.bindings.responseTtl) : undefined;
-    // Only a request that refers to a gone domain is touched; unknown items alone are no reason.
-    const goneDomain =
-      [...itemBindings.values(), ...(previousResponseBinding ? [previousResponseBinding] : [])].find((binding) => !isLive(binding))?.domain ??
-      (await this.goneSessionDomain(signals, isLive));
-    if (goneDomain === undefined) return undefined;
-    const healing = healRequest({ body: body.buffer, scan: body.scan, itemBindings, previousResponseBinding, isLive });
-    if (!healing.body) return undefined;
-    // The client keeps resending these items; remember they belong to the gone domain,
-    // so later turns (when the session is bound again) still drop them.
-    const now = this.context.clock();
-    await Promise.all(
-      healing.droppedUnknownIds.map((id) =>
-        store.put(bindingKey(scope, 'item', id), { account: '', domain: goneDomain, strength: 'hard', createdAt: now, lastSeenAt: now }, config.bindings.responseTtl),
-      ),
-    );
-    const healedBody: RequestBody = { buffer: healing.body, scan: scanJsonBody(healing.body), decodedFrom: body.decodedFrom };
-    return {
-      body: healedBody,
-      signals: extractSignals(this.view!.headers, healedBody),
-      droppedItems: healing.droppedItems,
-      droppedPreviousResponse: healing.droppedPreviousResponse,
-      bodyChanged: true,
-    };
-  }
-
-  /** The domain of the request's session binding when no configured account is left in it. */
-  private async goneSessionDomain(signals: Signals, isLive: (binding: Binding) => boolean): Promise<string | undefined> {
-    const stickyKey = chooseStickyKey(signals);
-    if (!stickyKey) return undefined;
-    const binding = await this.context.store.get(bindingKey(this.scope!, 'session', stickyKey.value), this.context.config.bindings.sessionTtl);
-    return binding === undefined || isLive(binding) ? undefined : binding.domain;
+  /** Still bound to the gone domain (session binding or turn token): forget those and route again. */
+  private async rebindGoneSession(routed: RoutedRequest, body: ReadableBody | undefined): Promise<{ routed: RoutedRequest; signals: Signals }> {
+    if (routed.sessionKey) {
+      const [binding] = await this.context.store.read([routed.sessionKey]);
+      if (binding) await this.context.store.deleteIf(routed.sessionKey, binding.version);
+    }
+    const headers = new Map(this.view!.headers);
+    headers.delete(TURN_STATE_HEADER);
+    const rebound = extractSignals(headers, body);
+    return { routed: await routeRequest(this.context, this.pool!, this.scope!, rebound, body, { accountBoundTransport: this.upgrade }), signals: rebound };
   }
 
   async responseHeaders(headers: Map<string, string>, endOfStream: boolean): Promise<PhaseAnswer> {

@@ -1,5 +1,5 @@
 import type { Account } from '../accounts/account.js';
-import type { BindingScope } from '../bindings/binding.js';
+import type { BindingKey, BindingScope } from '../bindings/binding.js';
 import { CONTINUE, type PhaseAnswer } from '../extproc/phase-answer.js';
 import { decodeBody } from '../body/decode.js';
 import type { RouteDecision } from '../routing/decide.js';
@@ -10,7 +10,8 @@ import { cooldownUntil, exhaustedUntil, usedPercent } from '../responses/upstrea
 import { TURN_STATE_HEADER } from '../signals/signals.js';
 import { JSON_CONTENT_TYPE } from '../request/request-view.js';
 import type { ProcessorContext } from './context.js';
-import { learnResponseFacts, learnTurnState } from './learn-response.js';
+import { excludeAfterRefusal, learnResponseFacts, learnTurnState, recordProof } from './learn-response.js';
+import type { CarriedState } from './route-request.js';
 
 /** Response header telling the client its session cannot move to another account. */
 export const ACCOUNT_BOUND_HEADER = 'x-codex-affinity-session';
@@ -32,8 +33,12 @@ function statusClass(status: number): string {
 export interface ResponseHandlerOptions {
   readonly scope: BindingScope;
   readonly decision: RouteDecision;
-  /** Hardens the session binding after an account-bound error. */
-  readonly hardenSession: (() => Promise<void>) | undefined;
+  /** What a 2xx from the account proves (session binding, state whose owner was unknown). */
+  readonly proof: { readonly sessionKey: BindingKey | undefined; readonly hardenSession: boolean; readonly unknownState: readonly CarriedState[]; readonly orphan: boolean };
+  /** The request as sent asked the upstream to store the response (store true or absent, after rewrites). */
+  readonly requestStored: boolean;
+  /** Where an orphan's refusal is remembered. */
+  readonly placementKey: BindingKey | undefined;
   /** The client did not ask for a stream but the profile forced one: answer it JSON. */
   readonly streamForced: boolean;
   /** The request body mode in force (mode_override body modes are literal, so it is echoed). */
@@ -55,6 +60,8 @@ export class ResponseHandler {
   /** The response's content-encoding, when not identity (bodies are decoded before reading). */
   private encoding: string | undefined;
   private readonly account: Account;
+  /** A success status arrived; proof is recorded once the answer is known to be no error. */
+  private proofPending = false;
 
   constructor(
     private readonly context: ProcessorContext,
@@ -94,8 +101,11 @@ export class ResponseHandler {
       accountState.recordSuccess(account.name);
       const token = headers.get(TURN_STATE_HEADER)?.trim();
       if (token && token.length <= 1024) await learnTurnState(this.context, this.options.scope, account, token);
+      this.proofPending = true;
     }
     const answer = await this.readingFor(status, headers, endOfStream);
+    // A stream can still fail after its 200 (an error event): its proof waits for its end.
+    if (this.proofPending && this.reading.kind !== 'sse' && this.reading.kind !== 'sse_to_json') await this.prove();
     if (this.options.healedHeader === undefined) return answer;
     return { ...answer, headers: { set: [...(answer.headers?.set ?? []), [HEALED_HEADER, this.options.healedHeader]], remove: answer.headers?.remove ?? [] } };
   }
@@ -140,6 +150,7 @@ export class ResponseHandler {
       if (reading.inspector.finished) {
         this.reading = { kind: 'none' };
         if (reading.inspector.streamError !== undefined) await this.onError(200, reading.inspector.streamError);
+        else await this.prove();
       }
       return CONTINUE;
     }
@@ -172,17 +183,18 @@ export class ResponseHandler {
       : { dynamicMetadata: this.metadata(classification) };
   }
 
+  private async prove(): Promise<void> {
+    if (!this.proofPending) return;
+    this.proofPending = false;
+    await recordProof(this.context, this.options.scope, this.account, this.options.proof);
+  }
+
   private metadata(classification: ErrorClassification): NonNullable<PhaseAnswer['dynamicMetadata']> {
     return { [this.context.config.routing.metadataNamespace]: { error_class: classification.errorClass } };
   }
 
   private async learn(facts: ReturnType<typeof factsFromResponseObject>): Promise<void> {
-    if (!this.context.config.responses.learnResponseIds) {
-      // Usage still counts; ids are not stored.
-      await learnResponseFacts(this.context, this.options.scope, this.account, { ...facts, encryptedItemIds: [], responseId: undefined });
-      return;
-    }
-    await learnResponseFacts(this.context, this.options.scope, this.account, facts);
+    await learnResponseFacts(this.context, this.options.scope, this.account, facts, this.options.requestStored);
   }
 
   /** Acts on a classified upstream error; never changes the status the client sees. */
@@ -196,8 +208,9 @@ export class ResponseHandler {
       case 'invalid_encrypted_content':
       case 'previous_response_not_found':
       case 'item_not_found':
-        // The state lives here: the binding stays, and becomes hard; the account is fine.
-        await this.options.hardenSession?.();
+        // The account is fine and no binding moves. An orphan's guess was wrong: the
+        // session's next try skips this domain (encrypted content) or account (stored objects).
+        if (this.options.proof.orphan && this.options.placementKey) await excludeAfterRefusal(this.context, this.options.placementKey, this.account, classification.errorClass);
         break;
       case 'rate_limit_exceeded':
       case 'usage_limit_reached': {
@@ -226,7 +239,8 @@ export class ResponseHandler {
     for (const facts of inspector.push(whole)) await this.learn(facts);
     let status = 200;
     let json: unknown = inspector.finalResponse;
-    if (inspector.streamError !== undefined) {
+    if (inspector.streamError === undefined) await this.prove();
+    else {
       const classification = await this.onError(200, inspector.streamError);
       status = isAccountBoundError(classification.errorClass) ? 400 : classification.errorClass.startsWith('rate') || classification.errorClass === 'usage_limit_reached' ? 429 : 500;
       json = inspector.streamError;

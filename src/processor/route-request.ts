@@ -1,35 +1,72 @@
 import type { Account, Pool } from '../accounts/account.js';
-import { bindingKey, type Binding, type BindingScope } from '../bindings/binding.js';
+import { capabilityNeeds } from '../accounts/capabilities.js';
+import { bindingKey, exclusionKey, type Binding, type BindingKey, type BindingScope, type Exclusion, type StoredBinding } from '../bindings/binding.js';
 import type { BodyScan } from '../body/json-scan.js';
+import { ANCHOR_PRECEDENCE } from '../ownership/owner-scope.js';
 import { decide, type Anchor, type Decision, type DecisionInput } from '../routing/decide.js';
 import type { Candidate } from '../routing/select.js';
 import { contentSeed } from '../signals/content-seed.js';
-import type { Signals } from '../signals/signals.js';
+import type { SignalSource, Signals } from '../signals/signals.js';
 import { chooseStickyKey, requestStrength, type StickyKey } from '../signals/sticky-key.js';
 import type { ProcessorContext } from './context.js';
 
-/** The newest encrypted items are the ones most likely still bound; look up a few. */
-const ENCRYPTED_ITEMS_LOOKED_UP = 4;
+/** The newest items are the ones most likely still bound; look up a few of each kind. */
+const ITEMS_LOOKED_UP = 4;
+
+type AnchorKind = Anchor['kind'];
+
+const ANCHOR_SOURCE: Readonly<Record<AnchorKind, SignalSource>> = {
+  turn_state: 'turn_state',
+  conversation: 'conversation',
+  response: 'previous_response',
+  stored_item: 'stored_item',
+  encrypted_item: 'encrypted_item',
+};
+
+/** The state a request carries, as store keys per kind (raw values kept to learn them once proved). */
+export interface CarriedState {
+  readonly kind: AnchorKind;
+  readonly values: readonly string[];
+}
 
 export interface RoutedRequest {
   readonly decision: Decision;
   readonly stickyKey: StickyKey | undefined;
   /** The store key of the session binding (hashed, namespaced), when there is a sticky key. */
-  readonly sessionKey: string | undefined;
+  readonly sessionKey: BindingKey | undefined;
+  /** What the request carries whose owner the store did not know: learned when a 2xx proves it. */
+  readonly unknownState: readonly CarriedState[];
+  /** The key exclusions are kept under (the session's, else the request's state's). */
+  readonly placementKey: BindingKey | undefined;
 }
 
 function candidates(context: ProcessorContext, pool: Pool, now: number): Candidate[] {
   return pool.accounts.map((account) => ({ account, health: context.accountState.view(account.name, now) }));
 }
 
-function newBinding(account: Account, strength: Binding['strength'], now: number): Binding {
-  return { account: account.name, domain: account.domain, strength, createdAt: now, lastSeenAt: now };
+export function softBinding(account: Account, now: number): Binding {
+  return { account: account.name, domain: account.domain, strength: 'soft', createdAt: now, lastSeenAt: now };
+}
+
+/** The state a request carries, strictest first. Turn-state tokens count only once known. */
+function carriedState(signals: Signals): CarriedState[] {
+  const carried: CarriedState[] = [];
+  const values: Record<AnchorKind, string[]> = {
+    turn_state: signals.turnState !== undefined ? [signals.turnState] : [],
+    conversation: signals.conversation !== undefined ? [signals.conversation] : [],
+    response: signals.previousResponseId !== undefined ? [signals.previousResponseId] : [],
+    stored_item: signals.storedItemIds.slice(-ITEMS_LOOKED_UP).reverse(),
+    encrypted_item: signals.encryptedItemIds.slice(-ITEMS_LOOKED_UP).reverse(),
+  };
+  for (const kind of ANCHOR_PRECEDENCE) if (values[kind].length > 0) carried.push({ kind, values: values[kind] });
+  return carried;
 }
 
 /**
  * Looks up every binding the request's signals point at (one store round
- * trip), runs the pure decision, and writes the session binding it asks for
- * with first-writer-wins semantics.
+ * trip), runs the pure decision, and writes the soft session binding it asks
+ * for: first-writer-wins for a new one, compare-and-set for a move. A lost race
+ * is decided again on what won.
  */
 export async function routeRequest(
   context: ProcessorContext,
@@ -40,80 +77,84 @@ export async function routeRequest(
   options: { accountBoundTransport?: boolean } = {},
 ): Promise<RoutedRequest> {
   const { config, store, metrics } = context;
-  const ttl = config.bindings;
-  const stickyKey = chooseStickyKey(
-    signals,
-    config.routing.contentSeed && body ? () => contentSeed(body.buffer, body.scan) : undefined,
-  );
-
-  const itemIds = signals.encryptedItemIds.slice(-ENCRYPTED_ITEMS_LOOKED_UP).reverse();
-  const lookups: Array<{ key: string; ttl: number; use: (binding: Binding | undefined) => void }> = [];
-  let turnStateBinding: Binding | undefined;
-  let previousResponseBinding: Binding | undefined;
-  let itemBinding: Binding | undefined;
-  let sessionBinding: Binding | undefined;
-  let parentBinding: Binding | undefined;
-  if (signals.turnState !== undefined) {
-    lookups.push({ key: bindingKey(scope, 'turn_state', signals.turnState), ttl: ttl.turnStateTtl, use: (binding) => (turnStateBinding = binding) });
-  }
-  if (signals.previousResponseId !== undefined) {
-    lookups.push({ key: bindingKey(scope, 'response', signals.previousResponseId), ttl: ttl.responseTtl, use: (binding) => (previousResponseBinding = binding) });
-  }
-  for (const id of itemIds) {
-    lookups.push({ key: bindingKey(scope, 'item', id), ttl: ttl.responseTtl, use: (binding) => (itemBinding ??= binding) });
-  }
+  const stickyKey = chooseStickyKey(signals, config.routing.contentSeed && body ? () => contentSeed(body.buffer, body.scan) : undefined);
+  const carried = carriedState(signals);
   const sessionKey = stickyKey ? bindingKey(scope, 'session', stickyKey.value) : undefined;
-  if (sessionKey) lookups.push({ key: sessionKey, ttl: ttl.sessionTtl, use: (binding) => (sessionBinding = binding) });
-  if (signals.parentThread !== undefined) {
-    lookups.push({ key: bindingKey(scope, 'session', signals.parentThread), ttl: ttl.sessionTtl, use: (binding) => (parentBinding = binding) });
-  }
-  if (lookups.length > 0) {
-    // Each lookup slides its own TTL; group by TTL to keep one call per kind of TTL.
-    const byTtl = new Map<number, typeof lookups>();
-    for (const lookup of lookups) byTtl.set(lookup.ttl, [...(byTtl.get(lookup.ttl) ?? []), lookup]);
-    await Promise.all(
-      [...byTtl].map(async ([lookupTtl, group]) => {
-        const found = await store.getMany(group.map((lookup) => lookup.key), lookupTtl);
-        group.forEach((lookup, index) => lookup.use(found[index]));
-      }),
-    );
-  }
+  const parentKey = signals.parentThread !== undefined ? bindingKey(scope, 'session', signals.parentThread) : undefined;
 
+  const keys: BindingKey[] = [];
+  const carriedKeys = carried.map((state) => state.values.map((value) => bindingKey(scope, state.kind, value)));
+  for (const group of carriedKeys) keys.push(...group);
+  if (sessionKey) keys.push(sessionKey);
+  if (parentKey) keys.push(parentKey);
+  const found = keys.length > 0 ? await store.read(keys) : [];
+
+  let offset = 0;
   const anchors: Anchor[] = [];
-  if (turnStateBinding) anchors.push({ source: 'turn_state', binding: turnStateBinding, exactAccount: true });
-  if (previousResponseBinding) anchors.push({ source: 'previous_response', binding: previousResponseBinding, exactAccount: false });
-  if (itemBinding) anchors.push({ source: 'encrypted_item', binding: itemBinding, exactAccount: false });
+  const unknownState: CarriedState[] = [];
+  carried.forEach((state, index) => {
+    const group = found.slice(offset, offset + carriedKeys[index]!.length);
+    offset += group.length;
+    const binding = group.find((entry) => entry !== undefined);
+    if (binding) anchors.push({ kind: state.kind, source: ANCHOR_SOURCE[state.kind], binding });
+    else if (state.kind !== 'turn_state') unknownState.push(state);
+  });
+  let sessionBinding = sessionKey ? found[offset++] : undefined;
+  const parentBinding = parentKey ? found[offset++] : undefined;
+  const knownTurnState = anchors.some((anchor) => anchor.kind === 'turn_state');
+
+  const strength = requestStrength(signals, knownTurnState, stickyKey !== undefined);
+  // A WebSocket session carries its encrypted reasoning over the socket, out of our sight:
+  // once a 101 proved its account, a reconnect never changes account.
+  const accountBoundTransport = options.accountBoundTransport === true && stickyKey !== undefined;
+  const accountScoped =
+    accountBoundTransport ||
+    knownTurnState ||
+    signals.previousResponseId !== undefined ||
+    signals.conversation !== undefined ||
+    signals.hasStoredReference;
+  const firstUnknown = unknownState[0];
+  const placementKey = sessionKey ?? (firstUnknown ? bindingKey(scope, firstUnknown.kind, firstUnknown.values[0]!) : undefined);
+  // Only an orphan reads its exclusions: a second round trip for the rare case.
+  const exclusion: Exclusion | undefined =
+    strength === 'hard' && anchors.length === 0 && sessionBinding?.strength !== 'hard' && placementKey ? await store.readExclusion(exclusionKey(placementKey)) : undefined;
 
   const now = context.clock();
-  // A WebSocket session carries its encrypted reasoning over the socket, out of our sight:
-  // its binding is account-bound from the handshake on, so a reconnect never changes domain.
-  const strength = options.accountBoundTransport && stickyKey !== undefined ? 'hard' : requestStrength(signals, turnStateBinding !== undefined, stickyKey !== undefined);
-  const input: DecisionInput = {
+  const input = (session: StoredBinding | undefined): DecisionInput => ({
     pool,
     candidates: candidates(context, pool, now),
     context: { now, policy: context.accountState.healthPolicy, tieBreaker: context.tieBreaker },
     strength,
     stickySource: stickyKey?.source,
+    stateSource: carried[0] ? ANCHOR_SOURCE[carried[0].kind] : undefined,
+    placementKey: placementKey ? `${placementKey.kind}:${placementKey.id}` : undefined,
     anchors,
-    sessionBinding,
+    accountScoped,
+    accountBoundTransport,
+    sessionBinding: session,
     parentBinding,
-  };
-  let decision = decide(input);
+    exclusion,
+    needs: capabilityNeeds(signals, body !== undefined),
+  });
+  let decision = decide(input(sessionBinding));
 
-  if (decision.kind === 'route' && sessionKey) {
-    const binding = newBinding(decision.account, decision.strength, now);
+  // A lost race is decided again on the binding that won; twice at most, then we follow it.
+  for (let attempt = 0; attempt < 2 && decision.kind === 'route' && sessionKey && decision.sessionWrite !== 'none'; attempt++) {
+    const binding = softBinding(decision.account, now);
     if (decision.sessionWrite === 'create') {
-      const stored = await store.createIfAbsent(sessionKey, binding, ttl.sessionTtl);
+      const result = await store.create(sessionKey, binding);
       metrics.bindingsWritten.inc({ kind: 'session', mode: 'create' });
-      if (stored.account !== decision.account.name) {
-        // Another request (or replica) bound this session first: follow it.
-        metrics.bindingRaces.inc();
-        decision = decide({ ...input, sessionBinding: stored });
-      }
-    } else if (decision.sessionWrite === 'put') {
-      await store.put(sessionKey, binding, ttl.sessionTtl);
-      metrics.bindingsWritten.inc({ kind: 'session', mode: 'put' });
+      if (result.created || result.binding.account === decision.account.name) break;
+      sessionBinding = result.binding;
+    } else {
+      const result = await store.compareAndSet(sessionKey, sessionBinding?.version, binding);
+      metrics.bindingsWritten.inc({ kind: 'session', mode: 'move' });
+      if (result.written) break;
+      sessionBinding = result.binding;
     }
+    // Another request (or replica) changed this session first: follow it.
+    metrics.bindingRaces.inc();
+    decision = decide(input(sessionBinding));
   }
-  return { decision, stickyKey, sessionKey };
+  return { decision, stickyKey, sessionKey, unknownState, placementKey };
 }

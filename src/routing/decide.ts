@@ -1,18 +1,17 @@
 import type { Account, Pool } from '../accounts/account.js';
-import type { Binding, Strength } from '../bindings/binding.js';
+import { describeCapabilities, hasCapabilities, type Capability, type CapabilityNeeds } from '../accounts/capabilities.js';
+import type { Binding, BindingKind, Exclusion, Strength, StoredBinding } from '../bindings/binding.js';
+import { OWNER_SCOPE } from '../ownership/owner-scope.js';
 import type { SignalSource } from '../signals/signals.js';
+import { place } from './placement.js';
 import type { Candidate, SelectionContext } from './select.js';
-import { inDomain, pickLeastLoaded, selectNewAccount, usableAt } from './select.js';
+import { inDomain, pickLeastLoaded, usableAt } from './select.js';
 
-/** A binding that names the account holding the request's state outright. */
+/** A learned binding that names the account holding some of the request's state. */
 export interface Anchor {
+  readonly kind: Exclude<BindingKind, 'session'>;
   readonly source: SignalSource;
   readonly binding: Binding;
-  /**
-   * Turn-state tokens are the issuing account's own routing state: they stay on
-   * that exact account while it is configured, even when it cools down.
-   */
-  readonly exactAccount: boolean;
 }
 
 export interface DecisionInput {
@@ -20,19 +19,37 @@ export interface DecisionInput {
   /** Every pool account with its state. */
   readonly candidates: readonly Candidate[];
   readonly context: SelectionContext;
+  /** As hard as the strictest state the request carries (or its transport). */
   readonly strength: Strength;
   /** Source of the session key, when the request has one. */
   readonly stickySource: SignalSource | undefined;
-  /** Account facts in precedence order (turn-state token, previous_response_id, encrypted item). */
+  /** Source of the strictest state the request carries, for reporting an orphan without a session key. */
+  readonly stateSource: SignalSource | undefined;
+  /** Digest the rendezvous placement hashes (session key, else the request's state); undefined: none. */
+  readonly placementKey: string | undefined;
+  /** Found anchors, strictest first (see ANCHOR_PRECEDENCE). */
   readonly anchors: readonly Anchor[];
-  readonly sessionBinding: Binding | undefined;
+  /**
+   * The request carries state whose owner is the exact account (a stored
+   * object, a turn-state token, an account-bound transport), not just its domain.
+   */
+  readonly accountScoped: boolean;
+  /**
+   * A WebSocket: its state flows over the socket, out of sight. The session is
+   * account-bound from its first 101; before that it is placed like any other.
+   */
+  readonly accountBoundTransport: boolean;
+  readonly sessionBinding: StoredBinding | undefined;
   readonly parentBinding: Binding | undefined;
+  /** Where this session's orphaned requests were already refused. */
+  readonly exclusion: Exclusion | undefined;
+  readonly needs: CapabilityNeeds;
 }
 
 export type Outcome =
   /** followed an existing binding or anchor */
   | 'bound'
-  /** hard session, own account unusable: another account of the same domain */
+  /** encrypted content, own account unusable: another account of the same domain */
   | 'domain_failover'
   /** soft session moved off an unusable account */
   | 'moved'
@@ -41,7 +58,9 @@ export type Outcome =
   /** sub-agent thread started beside its parent */
   | 'parent'
   /** no sticky key: chosen per request */
-  | 'unbound';
+  | 'unbound'
+  /** hard request whose owner is unknown: placed, proved by its answer */
+  | 'orphan';
 
 export interface RouteDecision {
   readonly kind: 'route';
@@ -49,16 +68,23 @@ export interface RouteDecision {
   readonly strength: Strength;
   readonly source: SignalSource | 'none';
   readonly outcome: Outcome;
-  /** What to write for the session key: nothing, create-if-absent, or overwrite. */
-  readonly sessionWrite: 'none' | 'create' | 'put';
-  /** A turn-state / response anchor disagreed with the session's binding. */
+  /**
+   * What to write for the session key now (always soft): nothing, first-writer-wins
+   * create, or a compare-and-set move from the version read.
+   */
+  readonly sessionWrite: 'none' | 'create' | 'move';
+  /** A 2xx from this account proves it holds the request's state: the session binding becomes hard. */
+  readonly hardenOnSuccess: boolean;
+  /** The account was a guess: an unreadable-state answer excludes it for the session's next try. */
+  readonly orphan: boolean;
+  /** An anchor disagreed with the session's binding. */
   readonly anchorConflict: boolean;
 }
 
 export interface RejectDecision {
   readonly kind: 'reject';
   readonly status: number;
-  readonly code: 'account_domain_unavailable' | 'no_accounts';
+  readonly code: 'account_domain_unavailable' | 'no_accounts' | 'capability_unavailable';
   readonly message: string;
   readonly strength: Strength;
   readonly source: SignalSource | 'none';
@@ -70,114 +96,202 @@ function findCandidate(candidates: readonly Candidate[], name: string): Candidat
   return candidates.find((candidate) => candidate.account.name === name);
 }
 
-/**
- * Where a request bound to `binding`'s account goes: that account while usable,
- * else a usable account of its domain, else the account itself (the client sees
- * the upstream's answer), else any account of the domain; never another domain.
- */
-function resolveWithinDomain(
-  binding: Binding,
-  input: DecisionInput,
-  exactAccount = false,
-): { account: Account; outcome: 'bound' | 'domain_failover' } | undefined {
-  const { candidates, context } = input;
-  const own = findCandidate(candidates, binding.account);
-  // The account itself holds the state: when it is still configured, its current
-  // domain label counts (an operator may add or rename labels), not the stored one.
-  const domain = own ? own.account.domain : binding.domain;
-  if (own && (exactAccount || usableAt(context)(own))) return { account: own.account, outcome: 'bound' };
-  const sameDomain = selectNewAccount(candidates, context, [inDomain(domain)]);
-  if (sameDomain) return { account: sameDomain, outcome: sameDomain.name === binding.account ? 'bound' : 'domain_failover' };
-  if (own) return { account: own.account, outcome: 'bound' };
-  const anyOfDomain = pickLeastLoaded(candidates.filter(inDomain(domain)), context);
-  return anyOfDomain ? { account: anyOfDomain, outcome: 'domain_failover' } : undefined;
-}
-
-function domainGone(source: SignalSource): RejectDecision {
+function stateGone(source: SignalSource): RejectDecision {
   return {
     kind: 'reject',
     status: 409,
     code: 'account_domain_unavailable',
     message:
-      'This session holds state (encrypted reasoning, a previous response or a turn token) that only the upstream account that produced it can read, and no account of that organisation is configured in this pool any more. Start a new session.',
+      'This session holds state (encrypted reasoning, a stored response, item or conversation, or a turn token) that only the upstream account that produced it can read, and that account is not configured in this pool any more. Start a new session.',
     strength: 'hard',
     source,
   };
 }
 
-/** Any account at all, least loaded, for when nothing is usable: the upstream answers. */
-function lastResort(input: DecisionInput): Account | undefined {
-  return selectNewAccount(input.candidates, input.context) ?? pickLeastLoaded(input.candidates, input.context);
-}
-
-/** The routing decision: (request signals, bindings, account states) → account. Pure. */
-export function decide(input: DecisionInput): Decision {
-  const { strength, stickySource, sessionBinding } = input;
-
-  const anchor = input.anchors[0];
-  // A response id or item that agrees with the session binding adds nothing but
-  // hardness: the session key stays the reported source. A turn-state token is
-  // always reported, being first in the precedence.
-  const anchorDecides = anchor !== undefined && (anchor.source === 'turn_state' || sessionBinding?.account !== anchor.binding.account);
-  if (anchor && anchorDecides) {
-    const resolved = resolveWithinDomain(anchor.binding, input, anchor.exactAccount);
-    if (!resolved) return domainGone(anchor.source);
-    const conflict = sessionBinding !== undefined && sessionBinding.account !== resolved.account.name;
-    const sessionWrite = stickySource === undefined ? 'none' : sessionBinding === undefined ? 'create' : conflict || sessionBinding.strength !== 'hard' ? 'put' : 'none';
-    return { kind: 'route', account: resolved.account, strength: 'hard', source: anchor.source, outcome: resolved.outcome, sessionWrite, anchorConflict: conflict };
-  }
-
-  const source = stickySource ?? 'none';
-  if (sessionBinding) {
-    if (strength === 'hard' || sessionBinding.strength === 'hard') {
-      const resolved = resolveWithinDomain(sessionBinding, input);
-      if (!resolved) return domainGone(source as SignalSource);
-      const upgrade = sessionBinding.strength !== 'hard' || resolved.account.name !== sessionBinding.account;
-      return { kind: 'route', account: resolved.account, strength: 'hard', source, outcome: resolved.outcome, sessionWrite: upgrade ? 'put' : 'none', anchorConflict: false };
-    }
-    const own = findCandidate(input.candidates, sessionBinding.account);
-    if (own && usableAt(input.context)(own)) {
-      return { kind: 'route', account: own.account, strength, source, outcome: 'bound', sessionWrite: 'none', anchorConflict: false };
-    }
-    const moved = selectNewAccount(input.candidates, input.context);
-    if (moved) return { kind: 'route', account: moved, strength, source, outcome: 'moved', sessionWrite: 'put', anchorConflict: false };
-    const fallback = own?.account ?? lastResort(input);
-    if (!fallback) return noAccounts(strength, source);
-    return { kind: 'route', account: fallback, strength, source, outcome: own ? 'bound' : 'moved', sessionWrite: own ? 'none' : 'put', anchorConflict: false };
-  }
-
-  if (input.parentBinding) {
-    const parent = input.parentBinding;
-    const own = findCandidate(input.candidates, parent.account);
-    const account =
-      (own && usableAt(input.context)(own) ? own.account : undefined) ??
-      selectNewAccount(input.candidates, input.context, [inDomain(parent.domain)]);
-    if (account) {
-      return {
-        kind: 'route',
-        account,
-        strength: strength === 'none' ? 'soft' : strength,
-        source: 'parent_thread',
-        outcome: 'parent',
-        sessionWrite: stickySource === undefined ? 'none' : 'create',
-        anchorConflict: false,
-      };
-    }
-  }
-
-  const account = lastResort(input);
-  if (!account) return noAccounts(strength, source);
+function capabilityMissing(required: readonly Capability[], strength: Strength, source: SignalSource | 'none'): RejectDecision {
   return {
-    kind: 'route',
-    account,
+    kind: 'reject',
+    status: 400,
+    code: 'capability_unavailable',
+    message: `This request needs ${describeCapabilities(required)}, which no account of this pool supports (ChatGPT Codex accounts keep no state between requests).`,
     strength,
     source,
-    outcome: stickySource === undefined ? 'unbound' : 'new',
-    sessionWrite: stickySource === undefined ? 'none' : 'create',
-    anchorConflict: false,
   };
 }
 
 function noAccounts(strength: Strength, source: SignalSource | 'none'): RejectDecision {
   return { kind: 'reject', status: 503, code: 'no_accounts', message: 'No upstream account is configured for this pool.', strength, source };
+}
+
+/**
+ * A new or moving session's account: usable accounts that can serve it
+ * (preferring those with the capabilities it would like), by rendezvous
+ * placement when there is a key, else least loaded; when nothing is usable,
+ * the same over all of them (the upstream answers).
+ */
+function choose(candidates: readonly Candidate[], input: DecisionInput): Account | undefined {
+  const usable = candidates.filter(usableAt(input.context));
+  const preferred = usable.filter((candidate) => hasCapabilities(candidate.account.profile, input.needs.preferred));
+  const pool = preferred.length > 0 ? preferred : usable.length > 0 ? usable : candidates;
+  if (input.placementKey === undefined) return pickLeastLoaded(pool, input.context);
+  return place(input.placementKey, pool, input.context.policy);
+}
+
+/** The account has what the request would like, or no usable account has it. */
+function servesPreferences(own: Candidate, capable: readonly Candidate[], input: DecisionInput): boolean {
+  if (hasCapabilities(own.account.profile, input.needs.preferred)) return true;
+  const usable = usableAt(input.context);
+  return !capable.some((candidate) => usable(candidate) && hasCapabilities(candidate.account.profile, input.needs.preferred));
+}
+
+/** Where state readable in `domain` goes: its own account, else placement inside the domain. */
+function withinDomain(
+  input: DecisionInput,
+  candidates: readonly Candidate[],
+  domain: string,
+  preferredAccounts: readonly string[],
+): { account: Account; outcome: 'bound' | 'domain_failover' } | undefined {
+  const usable = usableAt(input.context);
+  for (const name of preferredAccounts) {
+    const own = findCandidate(candidates, name);
+    if (own && own.account.domain === domain && usable(own)) return { account: own.account, outcome: 'bound' };
+  }
+  const sameDomain = candidates.filter(inDomain(domain));
+  const usableSameDomain = sameDomain.filter(usable);
+  if (usableSameDomain.length > 0) {
+    const account = input.placementKey !== undefined ? place(input.placementKey, usableSameDomain, input.context.policy) : pickLeastLoaded(usableSameDomain, input.context);
+    return { account: account!, outcome: 'domain_failover' };
+  }
+  // Nothing of the domain is usable: its own account answers (the client sees its 429).
+  const own = preferredAccounts.map((name) => findCandidate(sameDomain, name)).find((candidate) => candidate !== undefined);
+  if (own) return { account: own.account, outcome: 'bound' };
+  const any = input.placementKey !== undefined ? place(input.placementKey, sameDomain, input.context.policy) : pickLeastLoaded(sameDomain, input.context);
+  return any ? { account: any, outcome: 'domain_failover' } : undefined;
+}
+
+function route(
+  input: DecisionInput,
+  account: Account,
+  fields: { strength: Strength; source: SignalSource | 'none'; outcome: Outcome; sessionWrite?: RouteDecision['sessionWrite']; orphan?: boolean; anchorConflict?: boolean },
+): RouteDecision {
+  const session = input.sessionBinding;
+  const hardenOnSuccess =
+    (fields.strength === 'hard' || input.accountBoundTransport) &&
+    input.stickySource !== undefined &&
+    // A content seed groups strangers who open alike: it only ever asks for cache locality.
+    input.stickySource !== 'content_seed' &&
+    (session === undefined || session.strength !== 'hard' || session.account !== account.name);
+  return {
+    kind: 'route',
+    account,
+    strength: input.accountBoundTransport ? 'hard' : fields.strength,
+    source: fields.source,
+    outcome: fields.outcome,
+    sessionWrite: fields.sessionWrite ?? 'none',
+    hardenOnSuccess,
+    orphan: fields.orphan ?? false,
+    anchorConflict: fields.anchorConflict ?? false,
+  };
+}
+
+/**
+ * The routing decision: (request state, bindings, account states) → account. Pure.
+ * A request never leaves the owner scope of the strictest state it carries:
+ * the exact account for stored objects and turn-state tokens, the domain for
+ * encrypted content; a session key is a preference. Nothing here writes a
+ * hard binding: that waits for the upstream's 2xx.
+ */
+export function decide(input: DecisionInput): Decision {
+  const { strength, stickySource, sessionBinding, needs } = input;
+  const source: SignalSource | 'none' = stickySource ?? input.stateSource ?? 'none';
+  if (input.candidates.length === 0) return noAccounts(strength, source);
+  const capable = input.candidates.filter((candidate) => hasCapabilities(candidate.account.profile, needs.required));
+  if (capable.length === 0) return capabilityMissing(needs.required, strength, source);
+  const createIfNew: RouteDecision['sessionWrite'] = stickySource !== undefined && sessionBinding === undefined ? 'create' : 'none';
+
+  const anchor = input.anchors[0];
+  if (anchor) {
+    const conflict = sessionBinding !== undefined && sessionBinding.account !== anchor.binding.account;
+    // An anchor that agrees with the session binding adds nothing but hardness: the
+    // session key stays the reported source. A turn-state token is always reported.
+    const reported = anchor.kind === 'turn_state' || sessionBinding === undefined || conflict ? anchor.source : source;
+    if (OWNER_SCOPE[anchor.kind] === 'account') {
+      // Stored objects and turn tokens live on one account: there, cooling or not.
+      const own = findCandidate(input.candidates, anchor.binding.account);
+      if (!own) return stateGone(anchor.source);
+      return route(input, own.account, { strength: 'hard', source: reported, outcome: 'bound', sessionWrite: createIfNew, anchorConflict: conflict });
+    }
+    const own = findCandidate(input.candidates, anchor.binding.account);
+    // The account holds the state: its current domain label counts, not the stored one.
+    const domain = own ? own.account.domain : anchor.binding.domain;
+    const preferred = [...(sessionBinding ? [sessionBinding.account] : []), anchor.binding.account];
+    const resolved = withinDomain(input, capable, domain, preferred);
+    if (!resolved) return stateGone(anchor.source);
+    const disagrees = sessionBinding !== undefined && sessionBinding.account !== resolved.account.name;
+    return route(input, resolved.account, { strength: 'hard', source: reported, outcome: resolved.outcome, sessionWrite: createIfNew, anchorConflict: disagrees && conflict });
+  }
+
+  if (strength === 'hard' || (input.accountBoundTransport && sessionBinding?.strength === 'hard')) {
+    if (sessionBinding?.strength === 'hard') {
+      // A 2xx proved this account reads the session's state; its anchors are gone from the store.
+      const own = findCandidate(input.candidates, sessionBinding.account);
+      if (input.accountScoped) {
+        if (!own) return stateGone(source as SignalSource);
+        return route(input, own.account, { strength, source, outcome: 'bound' });
+      }
+      const resolved = withinDomain(input, capable, own ? own.account.domain : sessionBinding.domain, [sessionBinding.account]);
+      if (!resolved) return stateGone(source as SignalSource);
+      return route(input, resolved.account, { strength, source, outcome: resolved.outcome });
+    }
+    return orphan(input, capable, source);
+  }
+
+  if (sessionBinding) {
+    const own = findCandidate(capable, sessionBinding.account);
+    if (sessionBinding.strength === 'hard') {
+      // A soft request of a hard session: it carries nothing bound, but the session's
+      // next turn will; it stays in the domain and changes no binding.
+      const resolved = own ? withinDomain(input, capable, own.account.domain, [own.account.name]) : undefined;
+      if (resolved) return route(input, resolved.account, { strength, source, outcome: resolved.outcome });
+    } else if (own && usableAt(input.context)(own) && servesPreferences(own, capable, input)) {
+      return route(input, own.account, { strength, source, outcome: 'bound' });
+    }
+    const moved = choose(capable, input)!;
+    if (moved.name === sessionBinding.account) return route(input, moved, { strength, source, outcome: 'bound' });
+    return route(input, moved, { strength, source, outcome: 'moved', sessionWrite: 'move' });
+  }
+
+  if (input.parentBinding) {
+    const parent = input.parentBinding;
+    const own = findCandidate(capable, parent.account);
+    const usable = capable.filter(usableAt(input.context));
+    const account =
+      (own && usableAt(input.context)(own) ? own.account : undefined) ??
+      (input.placementKey !== undefined ? place(input.placementKey, usable.filter(inDomain(parent.domain)), input.context.policy) : undefined);
+    if (account) {
+      return route(input, account, { strength: strength === 'none' ? 'soft' : strength, source: 'parent_thread', outcome: 'parent', sessionWrite: createIfNew });
+    }
+  }
+
+  const account = choose(capable, input)!;
+  return route(input, account, { strength, source, outcome: stickySource === undefined ? 'unbound' : 'new', sessionWrite: createIfNew });
+}
+
+/**
+ * A hard request whose owner is unknown (lost, evicted, another replica's):
+ * the session's own account when it has one, else rendezvous placement, in
+ * both cases skipping what already refused this session. Nothing is recorded
+ * until a 2xx proves the choice.
+ */
+function orphan(input: DecisionInput, capable: readonly Candidate[], source: SignalSource | 'none'): RouteDecision {
+  const excludedDomains = new Set(input.exclusion?.domains ?? []);
+  const excludedAccounts = new Set(input.exclusion?.accounts ?? []);
+  const allowed = capable.filter((candidate) => !excludedDomains.has(candidate.account.domain) && !excludedAccounts.has(candidate.account.name));
+  const session = input.sessionBinding ? findCandidate(allowed, input.sessionBinding.account) : undefined;
+  // The session's own account most likely produced its state: its domain first (its
+  // account cooling or not), so a guess never sends readable state to a foreign domain.
+  const inSessionDomain = session ? withinDomain(input, allowed, session.account.domain, [session.account.name]) : undefined;
+  // Every candidate refused already: start over rather than refuse the client.
+  const account = inSessionDomain?.account ?? choose(allowed.length > 0 ? allowed : capable, input)!;
+  return route(input, account, { strength: 'hard', source, outcome: 'orphan', orphan: true });
 }

@@ -14,6 +14,7 @@ export type SignalSource =
   | 'conversation'
   | 'previous_response'
   | 'encrypted_item'
+  | 'stored_item'
   | 'parent_thread'
   | 'content_seed';
 
@@ -31,13 +32,16 @@ export interface Signals {
   readonly parentThread?: string;
   /** True when an input item carries non-empty encrypted_content. */
   readonly hasEncryptedContent: boolean;
-  /**
-   * Ids of input items bound to the account that produced them: items carrying
-   * encrypted_content (reasoning, compaction) and stored-item references.
-   */
+  /** Ids of input items carrying encrypted_content (reasoning, compaction): readable in their domain. */
   readonly encryptedItemIds: readonly string[];
   /** True when an input item refers to a stored item (item_reference, reasoning by id). */
   readonly hasStoredReference: boolean;
+  /** Ids of stored-item references: readable on the exact account that stored them. */
+  readonly storedItemIds: readonly string[];
+  /** The body's `store` when it is a literal boolean (the API's default is true). */
+  readonly store: boolean | undefined;
+  /** `background: true`: the upstream keeps the response to be polled. */
+  readonly background: boolean;
 }
 
 /** Longest header or body value taken as a signal; longer ones are ignored. */
@@ -111,6 +115,15 @@ function tryString(body: Buffer, span: Span | undefined): string | undefined {
   }
 }
 
+/** A literal true / false at the span; anything else is undefined. */
+function booleanAt(body: Buffer, span: Span | undefined): boolean | undefined {
+  if (!span) return undefined;
+  const length = span.end - span.start;
+  if (length === 4 && body.toString('latin1', span.start, span.end) === 'true') return true;
+  if (length === 5 && body.toString('latin1', span.start, span.end) === 'false') return false;
+  return undefined;
+}
+
 function bodySignals(body: Buffer, scan: BodyScan) {
   const fields = scan.fields;
   const clientMetadataSpan = fields.get('client_metadata');
@@ -128,16 +141,23 @@ function bodySignals(body: Buffer, scan: BodyScan) {
     }
   }
   const encryptedItemIds: string[] = [];
+  const storedItemIds: string[] = [];
   let hasEncryptedContent = false;
   let hasStoredReference = false;
   for (const item of scan.inputItems ?? []) {
-    const reference = isStoredReference(item);
-    if (!item.hasEncryptedContent && !reference) continue;
-    if (item.hasEncryptedContent) hasEncryptedContent = true;
-    if (reference) hasStoredReference = true;
-    if (item.id !== undefined && item.id.length <= MAX_SIGNAL_LENGTH) encryptedItemIds.push(item.id);
+    const usableId = item.id !== undefined && item.id.length <= MAX_SIGNAL_LENGTH;
+    if (item.hasEncryptedContent) {
+      hasEncryptedContent = true;
+      if (usableId) encryptedItemIds.push(item.id!);
+    } else if (isStoredReference(item)) {
+      hasStoredReference = true;
+      if (usableId) storedItemIds.push(item.id!);
+    }
   }
   return {
+    store: booleanAt(body, fields.get('store')),
+    background: booleanAt(body, fields.get('background')) === true,
+    storedItemIds,
     promptCacheKey: usable(tryString(body, fields.get('prompt_cache_key'))),
     previousResponseId: usable(tryString(body, fields.get('previous_response_id'))),
     conversation,
@@ -167,5 +187,8 @@ export function extractSignals(headers: ReadonlyMap<string, string>, body?: { bu
     hasEncryptedContent: fromBody?.hasEncryptedContent ?? false,
     hasStoredReference: fromBody?.hasStoredReference ?? false,
     encryptedItemIds: fromBody?.encryptedItemIds ?? [],
+    storedItemIds: fromBody?.storedItemIds ?? [],
+    store: fromBody?.store,
+    background: fromBody?.background ?? false,
   };
 }

@@ -92,7 +92,7 @@ describe('/metrics', () => {
       const text = await (await fetch(`http://127.0.0.1:${processor.server.httpPort}/metrics`)).text();
       const families = parsePrometheusTextFormat(text) as Array<{ name: string; metrics: Array<{ labels?: Record<string, string>; value?: string }> }>;
       const requests = families.find((family) => family.name === 'codex_affinity_requests_total')!;
-      expect(requests.metrics[0]!.labels).toMatchObject({ strength: 'hard', source: 'session_header', outcome: 'new' });
+      expect(requests.metrics[0]!.labels).toMatchObject({ strength: 'hard', source: 'session_header', outcome: 'orphan' });
       expect(families.find((family) => family.name === 'codex_affinity_cooldowns_total')!.metrics).toHaveLength(1);
       expect(text).not.toMatch(/secret-session-id|sk-secret-key|secret-token/);
     } finally {

@@ -2,7 +2,7 @@
 // invalid_encrypted_content must not become a failover or a 5xx storm), usage limits that
 // keep new sessions away until the reset, and healing when a session's domain is removed.
 import { describe, expect, it } from 'vitest';
-import { MemoryBindingStore } from '../../src/bindings/memory-store.js';
+import { memoryStore } from '../support/stores.js';
 import { fakeErrors } from '../fake-upstream/index.js';
 import { unclosable } from '../support/processor.js';
 import { runCodexWorkload } from '../workload/index.js';
@@ -62,7 +62,7 @@ describe('response inspection end to end', () => {
   });
 
   it('healing rescues a session whose domain was removed: it continues on another account without its old reasoning', E2E_TIMEOUT, async () => {
-    const store = unclosable(new MemoryBindingStore({ maxEntries: 10_000 }));
+    const store = unclosable(memoryStore({ maxEntries: 10_000 }));
     const before = await startStack({ topology: 'affinity', accounts: THREE, store });
     const session = new CodexSession(before.url, 9);
     let home: string;

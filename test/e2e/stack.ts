@@ -26,7 +26,14 @@ export interface Stack {
   readonly url: string;
   readonly envoy: Envoy;
   readonly accounts: FakeAccount[];
+  /** The running processor (affinity topology); a new one after restartProcessor(). */
   readonly processor?: RunningServer;
+  /**
+   * Affinity topology: stops the processor (its store goes with it) and starts a fresh one
+   * with the same configuration and, unless `store` is given, a fresh store built from the
+   * configuration; the Envoy stand-in is pointed at the new one. Account state starts over.
+   */
+  restartProcessor(options?: { store?: BindingStore }): Promise<RunningServer>;
   close(): Promise<void>;
 }
 
@@ -43,6 +50,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
     const retry = options.retry === null ? undefined : (options.retry ?? RETRY_DEFAULT);
     let processor: RunningServer | undefined;
+    let processorConfig: ReturnType<typeof parseConfig> | undefined;
     let envoy: Envoy;
     if (options.topology === 'affinity') {
       const config = parseConfig({
@@ -53,6 +61,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         ...options.processor,
       });
       processor = await startServer(config, { logger: createLogger('warn'), ...(options.store ? { store: options.store } : {}) });
+      processorConfig = config;
       closers.push(() => processor!.stop(1000));
       envoy = await startEnvoy({
         ext_proc: {
@@ -92,7 +101,17 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       url: envoy.url,
       envoy,
       accounts,
-      ...(processor ? { processor } : {}),
+      get processor() {
+        return processor;
+      },
+      async restartProcessor(restart = {}) {
+        if (!processor || !processorConfig || !envoy.config.ext_proc) throw new Error('restartProcessor: only the affinity topology has a processor');
+        await processor.stop(1000);
+        processor = await startServer(processorConfig, { logger: createLogger('warn'), ...(restart.store ? { store: restart.store } : {}) });
+        // Envoy opens its ext_proc streams to the configured target per request: point it at the new one.
+        envoy.config.ext_proc.target = processor.grpcAddress;
+        return processor;
+      },
       async close() {
         for (const close of closers.reverse()) await close().catch(() => undefined);
       },

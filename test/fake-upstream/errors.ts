@@ -25,6 +25,24 @@
 // - ChatGPT backend 401 {"detail":"Unauthorized"}: codex-rs api_bridge_tests.rs (backend-api/codex/models).
 // - 404 "Item with id '…' not found. Items are not persisted when `store` is set to false. …": public API
 //   behaviour for a reasoning item sent by id only (wording from memory of the API, not re-verified here).
+//   A public gateway's notes from live calls (2026-09-07) record the same sentence for an `item_reference` /
+//   reasoning id the project does not hold ("Item with id 'rs_…' not found. Items are not persisted when
+//   `store` is set to false."), HTTP 404, type invalid_request_error. The fake answers item_reference ids
+//   the exact account did not store with this body too; ASSUMED the same for a message / function_call
+//   sent with nothing but type and id.
+// - 404 "Conversation with id 'conv_…' not found.", type invalid_request_error, param null, code null:
+//   GET/DELETE /v1/conversations/{id} of an unknown or deleted id (public API-scenario write-ups of
+//   api.openai.com), and POST /v1/responses with an unknown `conversation` (a public proxy's parity test of
+//   live api.openai.com observations, 2026-08-30: status 404, param null, code null, same sentence; the same
+//   gateway notes as above). So the code is null there; ASSUMED only that `conversation: {"id": …}` answers
+//   like the string form.
+// - 400 mutually exclusive previous_response_id + conversation: code mutually_exclusive_parameters, param
+//   null (the same proxy's conformance notes of live observations; several open-source Responses servers
+//   use the same code and type). The sentence
+//   varies between captures ("Mutually exclusive parameters: …" / "Mutually exclusive parameters. …"); the
+//   fake uses the colon form.
+// - Conversation object {"id":"conv_…","object":"conversation","created_at","metadata"} and the delete answer
+//   {"id","object":"conversation.deleted","deleted":true}: OpenAI API reference (Conversations).
 // Bodies marked ASSUMED below are plausible shapes where no source was found.
 
 export interface OpenAIErrorBody {
@@ -65,6 +83,30 @@ export function itemNotFound(itemId: string): OpenAIErrorBody {
     'invalid_request_error',
     'input',
     null,
+  );
+}
+
+/** 404 for a conversation id the exact account does not hold (GET/DELETE /v1/conversations/{id}, POST /v1/responses). */
+export function conversationNotFound(id: string): OpenAIErrorBody {
+  return openaiError(`Conversation with id '${id}' not found.`, 'invalid_request_error', null, null);
+}
+
+export function mutuallyExclusivePreviousResponseAndConversation(): OpenAIErrorBody {
+  return openaiError(
+    "Mutually exclusive parameters: Ensure you are only providing one of: 'previous_response_id' or 'conversation'.",
+    'invalid_request_error',
+    null,
+    'mutually_exclusive_parameters',
+  );
+}
+
+/** `conversation` that is neither a string nor {"id": string}. Wording follows the API's invalid_type sentences; ASSUMED for this parameter. */
+export function invalidConversationType(got: string): OpenAIErrorBody {
+  return openaiError(
+    `Invalid type for 'conversation': expected one of a string or an object, but got ${got} instead.`,
+    'invalid_request_error',
+    'conversation',
+    'invalid_type',
   );
 }
 

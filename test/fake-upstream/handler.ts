@@ -1,8 +1,11 @@
 // The account's request logic, free of HTTP I/O: route → strictness → rate limit → turn state →
-// sealing → previous_response_id → prompt cache → output. Returns an Answer the server writes.
+// sealing / stored items → conversation / previous_response_id → prompt cache → output. Returns an
+// Answer the server writes. Stored objects (responses, items, conversations) belong to the exact
+// account that stored them (cfg.name), never to its domain; only sealed encrypted_content is
+// readable across the domain. A chatgpt-codex account never stores anything.
 import { randomBytes } from 'node:crypto';
 import * as errors from './errors.js';
-import type { DomainStore } from './domain-store.js';
+import type { DomainStore, StoredConversation } from './domain-store.js';
 import { PromptCache } from './prompt-cache.js';
 import { RateLimiter } from './rate-limit.js';
 import { compactOutput, makeResponse, makeUsage, planOutput } from './responses.js';
@@ -48,10 +51,19 @@ export interface Answer {
   /** SSE events (status 200, text/event-stream). */
   events?: SseEvent[];
   headers: Record<string, string>;
-  log: Pick<RequestLogEntry, 'errorCode' | 'turnStateOut' | 'inputTokens' | 'cachedTokens' | 'responseId'>;
+  /** Merged into the request log entry. conversationId, when set, overrides the one the server read from the request. */
+  log: Pick<RequestLogEntry, 'errorCode' | 'turnStateOut' | 'inputTokens' | 'cachedTokens' | 'responseId'> & { conversationId?: string };
 }
 
-type Route = { compact: boolean; strict: boolean } | null;
+type Route =
+  | { kind: 'responses'; compact: boolean; strict: boolean }
+  /** POST /v1/conversations */
+  | { kind: 'create-conversation' }
+  /** GET / DELETE /v1/conversations/{id} */
+  | { kind: 'conversation'; method: 'GET' | 'DELETE'; id: string }
+  | null;
+
+const CONVERSATION_PATH = /^\/v1\/conversations\/([^/]+)$/;
 
 export class AccountCore {
   readonly rateLimiter = new RateLimiter();
@@ -62,18 +74,28 @@ export class AccountCore {
     this.cache = new PromptCache(cfg.minCachedTokens);
   }
 
+  /** Only openai-profile accounts store responses, items and conversations. */
+  get storesObjects(): boolean {
+    return this.cfg.profile === 'openai';
+  }
+
   route(method: string, path: string): Route {
-    if (method !== 'POST') return null;
     const { profile, serveCodexBackend, serveV1Paths } = this.cfg;
+    if (profile === 'openai') {
+      if (path === '/v1/conversations') return method === 'POST' ? { kind: 'create-conversation' } : null;
+      const m = CONVERSATION_PATH.exec(path);
+      if (m && (method === 'GET' || method === 'DELETE')) return { kind: 'conversation', method, id: safeDecode(m[1]!) };
+    }
+    if (method !== 'POST') return null;
     const v1 = path === '/v1/responses' || path === '/v1/responses/compact';
     const backend = path === '/backend-api/codex/responses' || path === '/backend-api/codex/responses/compact';
     const compact = path.endsWith('/compact');
     if (profile === 'openai') {
-      if (v1) return { compact, strict: false };
-      if (backend && serveCodexBackend) return { compact, strict: true };
+      if (v1) return { kind: 'responses', compact, strict: false };
+      if (backend && serveCodexBackend) return { kind: 'responses', compact, strict: true };
       return null;
     }
-    if (backend || (v1 && serveV1Paths)) return { compact, strict: true };
+    if (backend || (v1 && serveV1Paths)) return { kind: 'responses', compact, strict: true };
     return null;
   }
 
@@ -95,6 +117,15 @@ export class AccountCore {
     };
   }
 
+  private ok(body: unknown, conversationId: string): Answer {
+    return {
+      status: 200,
+      body,
+      headers: this.baseHeaders(),
+      log: { errorCode: null, turnStateOut: null, inputTokens: 0, cachedTokens: 0, responseId: null, conversationId },
+    };
+  }
+
   unauthorized(): Answer {
     return this.error(401, this.cfg.profile === 'chatgpt-codex' ? errors.detail('Unauthorized') : errors.invalidApiKey());
   }
@@ -103,6 +134,7 @@ export class AccountCore {
     const { cfg } = this;
     const route = this.route(req.method, req.path);
     if (!route) return this.error(404, errors.invalidUrl(req.method, req.path));
+    if (route.kind !== 'responses') return this.handleConversations(route, req.body);
     const body = req.body;
     if (route.strict && !route.compact) {
       const rejected = checkChatgptCodexBody(body);
@@ -117,14 +149,25 @@ export class AccountCore {
       return this.error(cfg.foreignTurnState.status, cfg.foreignTurnState.body);
     }
 
-    const input = normalizeInput(body.input);
-    const stateError = this.checkInputState(input, route.strict);
-    if (stateError) return stateError;
-
+    const conversationParam = parseConversationParam(body.conversation);
+    if ('invalid' in conversationParam) return this.error(400, errors.invalidConversationType(conversationParam.invalid));
+    const conversationId = conversationParam.id;
     const prevId = typeof body.previous_response_id === 'string' ? body.previous_response_id : null;
+    if (prevId !== null && conversationId !== null) return this.error(400, errors.mutuallyExclusivePreviousResponseAndConversation());
+
+    const resolved = this.resolveInput(normalizeInput(body.input), route.strict);
+    if ('error' in resolved) return resolved.error;
+    const input = resolved.items;
+
     let context: unknown[] = input;
+    let conversation: StoredConversation | undefined;
+    if (conversationId !== null) {
+      conversation = this.storesObjects ? cfg.domainStore.getConversation(cfg.name, conversationId) : undefined;
+      if (!conversation) return this.error(404, errors.conversationNotFound(conversationId));
+      context = [...conversation.items, ...input];
+    }
     if (prevId !== null) {
-      const prev = cfg.domainStore.getResponse(cfg.domain, prevId);
+      const prev = this.storesObjects ? cfg.domainStore.getResponse(cfg.name, prevId) : undefined;
       if (!prev) {
         return this.error(400, route.strict ? errors.chatgptInvalidPreviousResponse() : errors.previousResponseNotFound(prevId));
       }
@@ -138,7 +181,8 @@ export class AccountCore {
     ]);
     const include = Array.isArray(body.include) ? body.include : [];
     const sealEncrypted = include.includes('reasoning.encrypted_content');
-    const store = route.compact ? false : body.store !== false;
+    // Never stored: compact answers, and anything on a chatgpt-codex account (its strictness also refuses store:true).
+    const store = this.storesObjects && !route.compact && body.store !== false;
     const responseId = openaiId('resp');
     const turnStateOut = cfg.issueTurnState ? (turnStateIn ?? this.turnStates.issue()) : null;
     const headers = this.baseHeaders();
@@ -155,34 +199,114 @@ export class AccountCore {
     const plan = planOutput(context, { withReasoning: sealEncrypted || store, sealEncrypted, domain: cfg.domain, domainKey: cfg.domainKey });
     const usage = makeUsage(inputTokens, cachedTokens, plan);
     this.rateLimiter.record(usage.total_tokens);
-    const completed = makeResponse(responseId, body, plan.items, usage);
+    const completed = makeResponse(responseId, body, plan.items, usage, 'completed', { conversationId });
     if (store) {
-      cfg.domainStore.putResponse({ id: responseId, account: cfg.name, domain: cfg.domain, context, output: plan.items, createdAt: Date.now() });
+      cfg.domainStore.putResponse({ id: responseId, account: cfg.name, domain: cfg.domain, context, output: plan.items, createdAt: Date.now() }, input);
     }
+    // Items are kept in the form they were sent (as for previous_response_id context), so the next turn's
+    // prompt starts with this turn's prompt and the prompt cache behaves like the real one.
+    if (conversation) cfg.domainStore.appendConversationItems(cfg.name, conversation.id, [...input, ...plan.items]);
     if (body.stream === true) {
-      const inProgress = makeResponse(responseId, body, [], null, 'in_progress');
+      const inProgress = makeResponse(responseId, body, [], null, 'in_progress', { conversationId });
       return { status: 200, events: buildEventSequence(inProgress, completed), headers, log };
     }
     return { status: 200, body: completed, headers, log };
   }
 
-  /** encrypted_content must verify with this domain's key; reasoning items sent by id must exist in the domain. */
-  private checkInputState(input: unknown[], strict: boolean): Answer | null {
+  /**
+   * Checks the input items against this account's state and expands references:
+   * - encrypted_content must verify with this domain's key (readable by every account of the domain);
+   * - an item_reference, a reasoning item sent by id without encrypted_content, or any item that has only
+   *   `type` and `id`, must name an item this exact account stored (404 item-not-found otherwise) and is
+   *   replaced by the stored item, so the context (and the prompt cache) sees the real content.
+   * Message items that carry content are never references.
+   */
+  private resolveInput(input: unknown[], strict: boolean): { items: unknown[] } | { error: Answer } {
     const { cfg } = this;
+    const items: unknown[] = [];
     for (const item of input) {
-      if (!isRecord(item)) continue;
+      if (!isRecord(item)) {
+        items.push(item);
+        continue;
+      }
       const itemId = typeof item.id === 'string' ? item.id : 'unknown';
       const enc = item.encrypted_content;
       if (typeof enc === 'string' && enc !== '') {
         if (!verifySealed(enc, cfg.domain, cfg.domainKey).ok) {
           const opts = strict ? cfg.chatgptEncryptedError : { style: cfg.encryptedErrorStyle };
-          return this.error(400, errors.invalidEncryptedContent(itemId, opts));
+          return { error: this.error(400, errors.invalidEncryptedContent(itemId, opts)) };
         }
-      } else if (item.type === 'reasoning' && typeof item.id === 'string') {
-        if (cfg.domainStore.getItem(cfg.domain, item.id) === undefined) return this.error(404, errors.itemNotFound(item.id));
+        items.push(item);
+        continue;
       }
+      const ref = referencedId(item);
+      if (ref !== null) {
+        const stored = this.storesObjects ? cfg.domainStore.getItem(cfg.name, ref) : undefined;
+        if (stored === undefined) return { error: this.error(404, errors.itemNotFound(ref)) };
+        items.push(stored);
+        continue;
+      }
+      items.push(item);
     }
-    return null;
+    return { items };
+  }
+
+  /** The Conversations API (openai profile only; route() never yields these kinds for chatgpt-codex). */
+  private handleConversations(route: Exclude<Route, { kind: 'responses' } | null>, body: Record<string, unknown>): Answer {
+    const { cfg } = this;
+    const store = cfg.domainStore;
+    if (route.kind === 'create-conversation') {
+      const resolved = this.resolveInput(Array.isArray(body.items) ? body.items : [], false);
+      if ('error' in resolved) return resolved.error;
+      const conversation: StoredConversation = {
+        id: openaiId('conv'),
+        account: cfg.name,
+        domain: cfg.domain,
+        createdAt: nowSec(),
+        metadata: isRecord(body.metadata) ? { ...body.metadata } : {},
+        items: resolved.items,
+      };
+      store.putConversation(conversation);
+      return this.ok(conversationObject(conversation), conversation.id);
+    }
+    const conversation = store.getConversation(cfg.name, route.id);
+    if (!conversation) return this.error(404, errors.conversationNotFound(route.id));
+    if (route.method === 'GET') return this.ok(conversationObject(conversation), conversation.id);
+    store.deleteConversation(cfg.name, conversation.id);
+    return this.ok({ id: conversation.id, object: 'conversation.deleted', deleted: true }, conversation.id);
+  }
+}
+
+function conversationObject(c: StoredConversation): Record<string, unknown> {
+  return { id: c.id, object: 'conversation', created_at: c.createdAt, metadata: c.metadata };
+}
+
+/** `conversation` is a string id or {"id": string}; absent/null means none. */
+function parseConversationParam(value: unknown): { id: string | null } | { invalid: string } {
+  if (value === undefined || value === null) return { id: null };
+  if (typeof value === 'string') return { id: value };
+  if (isRecord(value) && typeof value.id === 'string') return { id: value.id };
+  if (isRecord(value)) return { invalid: 'an object' };
+  if (Array.isArray(value)) return { invalid: 'an array' };
+  return { invalid: typeof value === 'number' ? (Number.isInteger(value) ? 'an integer' : 'a decimal') : `a ${typeof value}` };
+}
+
+/** The stored item an input item points at, or null when the item carries its own content. */
+function referencedId(item: Record<string, unknown>): string | null {
+  if (typeof item.id !== 'string') return null;
+  if (item.type === 'item_reference') return item.id;
+  // A reasoning item without (non-empty) encrypted_content is looked up by id, as on the real API.
+  if (item.type === 'reasoning') return item.id;
+  // Any other item that has nothing but type and id (a message without content, a function_call by id, …).
+  if (typeof item.type === 'string' && Object.keys(item).every((k) => k === 'id' || k === 'type')) return item.id;
+  return null;
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
   }
 }
 

@@ -101,6 +101,7 @@ export function makeResponse(
   output: unknown[],
   usage: Usage | null,
   status: 'in_progress' | 'completed' = 'completed',
+  extra: { conversationId?: string | null } = {},
 ): Record<string, unknown> {
   return {
     id,
@@ -108,6 +109,7 @@ export function makeResponse(
     created_at: Math.floor(Date.now() / 1000),
     status,
     background: false,
+    conversation: extra.conversationId ? { id: extra.conversationId } : null,
     error: null,
     incomplete_details: null,
     instructions: body.instructions ?? null,

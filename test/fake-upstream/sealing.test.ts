@@ -111,15 +111,17 @@ describe('sealing across accounts and domains', () => {
     expect(rc.status).toBe(400);
   });
 
-  it('a reasoning item sent by id only must exist in the domain (store:true)', async () => {
+  it('a reasoning item sent by id only must have been stored by this exact account (store:true)', async () => {
     const a = await account({ name: 'seal-id-a', domain: 'seal-org-8' });
     const b = await account({ name: 'seal-id-b', domain: 'seal-org-8' });
     const c = await account({ name: 'seal-id-c', domain: 'seal-org-9' });
     const first = await post(a, '/v1/responses', apiBody({ store: true, include: [] }));
     const ref = { type: 'reasoning', id: outputOf(first)[0]?.id, summary: [] };
-    expect((await post(b, '/v1/responses', apiBody({ input: [ref] }))).status).toBe(200);
-    const rc = await post(c, '/v1/responses', apiBody({ input: [ref] }));
-    expect(rc.status).toBe(404);
-    expect((rc.json as { error: { message: string } }).error.message).toContain(`Item with id '${String(ref.id)}' not found.`);
+    expect((await post(a, '/v1/responses', apiBody({ input: [ref] }))).status).toBe(200);
+    for (const other of [b, c]) {
+      const r = await post(other, '/v1/responses', apiBody({ input: [ref] }));
+      expect(r.status).toBe(404);
+      expect((r.json as { error: { message: string } }).error.message).toContain(`Item with id '${String(ref.id)}' not found.`);
+    }
   });
 });

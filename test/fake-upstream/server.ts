@@ -80,6 +80,7 @@ export async function startFakeAccount(options: FakeAccountOptions): Promise<Fak
       sessionId: headers['session-id'] ?? headers['session_id'] ?? null,
       promptCacheKey: body && typeof body.prompt_cache_key === 'string' ? body.prompt_cache_key : null,
       previousResponseId: body && typeof body.previous_response_id === 'string' ? body.previous_response_id : null,
+      conversationId: requestConversationId(path, body),
       status: 0,
       errorCode: null,
       turnStateIn: headers[TURN_STATE_HEADER] ?? null,
@@ -184,6 +185,22 @@ export async function startFakeAccount(options: FakeAccountOptions): Promise<Fak
       });
     },
   };
+}
+
+/** The conversation a request names (body `conversation`, or the /v1/conversations/{id} path). */
+function requestConversationId(path: string, body: Record<string, unknown> | null): string | null {
+  const m = /^\/v1\/conversations\/([^/]+)$/.exec(path);
+  if (m) {
+    try {
+      return decodeURIComponent(m[1]!);
+    } catch {
+      return m[1]!;
+    }
+  }
+  const c = body?.conversation;
+  if (typeof c === 'string') return c;
+  if (isRecord(c) && typeof c.id === 'string') return c.id;
+  return null;
 }
 
 function lowerHeaders(req: http.IncomingMessage): Record<string, string> {

@@ -5,10 +5,10 @@ import { account, apiBody, closeAll, codexBody, post } from './test-helpers.js';
 const usage = (r: { response: Record<string, unknown> | null }) =>
   r.response?.usage as { input_tokens: number; input_tokens_details: { cached_tokens: number }; output_tokens: number; output_tokens_details: { reasoning_tokens: number }; total_tokens: number };
 
-describe('previous_response_id (per domain)', () => {
+describe('previous_response_id (per exact account)', () => {
   afterAll(closeAll);
 
-  it('resolves on every account of the domain, not elsewhere', async () => {
+  it('resolves only on the account that stored it, not on another account of the domain nor elsewhere', async () => {
     const store = new DomainStore();
     const a = await account({ name: 'prev-a', domain: 'prev-org-1', domainStore: store });
     const b = await account({ name: 'prev-b', domain: 'prev-org-1', domainStore: store });
@@ -16,15 +16,19 @@ describe('previous_response_id (per domain)', () => {
     const first = await post(a, '/v1/responses', { model: 'gpt-5.1', input: 'one', store: true });
     const id = String(first.response?.id);
     expect(id).toMatch(/^resp_/);
-    const second = await post(b, '/v1/responses', { model: 'gpt-5.1', input: 'two', previous_response_id: id, store: true });
+    const second = await post(a, '/v1/responses', { model: 'gpt-5.1', input: 'two', previous_response_id: id, store: true });
     expect(second.status).toBe(200);
     expect(second.response?.previous_response_id).toBe(id);
-    expect(b.requests.at(-1)?.previousResponseId).toBe(id);
-    const foreign = await post(c, '/v1/responses', { model: 'gpt-5.1', input: 'two', previous_response_id: id });
-    expect(foreign.status).toBe(400);
-    expect(foreign.json).toEqual({
+    expect(a.requests.at(-1)?.previousResponseId).toBe(id);
+    const notFound = {
       error: { message: `Previous response with id '${id}' not found.`, type: 'invalid_request_error', param: 'previous_response_id', code: 'previous_response_not_found' },
-    });
+    };
+    for (const other of [b, c]) {
+      const r = await post(other, '/v1/responses', { model: 'gpt-5.1', input: 'two', previous_response_id: id });
+      expect(r.status).toBe(400);
+      expect(r.json).toEqual(notFound);
+      expect(other.requests.at(-1)?.previousResponseId).toBe(id);
+    }
   });
 
   it('store:false responses are not stored', async () => {

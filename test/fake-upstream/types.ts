@@ -38,7 +38,11 @@ export interface FakeAccountOptions {
   chatgptEncryptedError?: { code?: string | null; style?: EncryptedMessageStyle };
   /** Wording of the openai profile's invalid_encrypted_content message (default 'item-reason'). */
   encryptedErrorStyle?: EncryptedMessageStyle;
-  /** previous_response_id / stored items store. Default: the module-level store for this domain. */
+  /**
+   * Store of stored responses, items and conversations (previous_response_id, item_reference, conversation).
+   * Objects are keyed by the exact account name that stored them: accounts of the same domain do NOT share
+   * them. Default: the module-level store.
+   */
   domainStore?: DomainStore;
   rateLimit?: RateLimitUpdate;
   faults?: Fault[];
@@ -64,6 +68,11 @@ export interface RequestLogEntry {
   sessionId: string | null;
   promptCacheKey: string | null;
   previousResponseId: string | null;
+  /**
+   * The conversation the request names: `conversation` (string or {id}) of a /responses body, the id in
+   * /v1/conversations/{id}, or the id a POST /v1/conversations created.
+   */
+  conversationId: string | null;
   status: number;
   /** error.code, else error.type, else the {"detail"} string; null on success. */
   errorCode: string | null;

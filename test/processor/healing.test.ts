@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryBindingStore } from '../../src/bindings/memory-store.js';
+import { memoryStore } from '../support/stores.js';
 import { codexRequest, metadataOf, routedCluster, ScriptedStream, setHeaders, sseStream, startTestProcessor, THREE_DOMAINS, unclosable, type TestProcessor } from '../support/processor.js';
 
 let processor: TestProcessor | undefined;
@@ -10,7 +10,7 @@ afterEach(async () => {
 
 /** Starts a session (turn 1, SSE answer teaching its reasoning item), then drops its account's domain from the config. */
 async function sessionWhoseDomainIsRemoved(healing: boolean) {
-  const store = unclosable(new MemoryBindingStore({ maxEntries: 1000 }));
+  const store = unclosable(memoryStore({ maxEntries: 1000 }));
   processor = await startTestProcessor({}, { store });
   const stream = new ScriptedStream(processor);
   const first = codexRequest({ session: 'orphan', turn: 1 });
@@ -68,7 +68,7 @@ describe('healing a session whose domain is gone', () => {
 
 describe('healing on later turns', () => {
   it('the client keeps resending the old reasoning: it is dropped on every turn, also without learned item bindings', async () => {
-    const store = unclosable(new MemoryBindingStore({ maxEntries: 1000 }));
+    const store = unclosable(memoryStore({ maxEntries: 1000 }));
     processor = await startTestProcessor({ responses: { learnResponseIds: false } }, { store });
     const first = codexRequest({ session: 'forgetful', turn: 1 });
     let stream = new ScriptedStream(processor);

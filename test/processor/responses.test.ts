@@ -44,7 +44,7 @@ describe('error classes and what the processor does', () => {
   const fixture = (name: string) => fixtures.find((entry) => entry.name === name)!;
 
   it.each([['openai invalid_encrypted_content'], ['chatgpt backend invalid_encrypted_content with code null'], ['openai previous_response_not_found'], ['chatgpt backend invalid previous_response_id']])(
-    '%s: body read through mode_override, binding kept and made hard, account stays healthy, status untouched, header says account-bound',
+    '%s: body read through mode_override, binding kept and never hardened by an error, account stays healthy, status untouched, header says account-bound',
     async (name) => {
       processor = await startTestProcessor();
       const error = fixture(name);
@@ -55,9 +55,9 @@ describe('error classes and what the processor does', () => {
       expect(headers.get('x-codex-affinity-session')).toBe('account-bound');
       expect(headers.has(':status')).toBe(false);
       expect(metadataOf(failed.responseBodyAnswer!)).toMatchObject({ error_class: error.class });
-      // The next (soft-looking) request of the session is hard and stays.
+      // The session stays where it was, and an error proves nothing: it is not made hard.
       const next = await exchange(processor, codexRequest({ session: 'bound', turn: 1 }));
-      expect([next.cluster, next.metadata.strength]).toEqual([first.cluster, 'hard']);
+      expect([next.cluster, next.metadata.strength, next.metadata.outcome]).toEqual([first.cluster, 'soft', 'bound']);
       const account = String(first.metadata.account);
       const view = processor.server.context.accountState.view(account, processor.clock.now);
       expect([view.recentFailures, view.coolingDownUntil, view.credentialFailedUntil]).toEqual([0, 0, 0]);
@@ -116,7 +116,7 @@ describe('error classes and what the processor does', () => {
     const victim = await exchange(processor, codexRequest({ session: 'tenant-1', turn: 1, principal: 'good-key' }));
     const account = String(victim.metadata.account);
     const hit = new Set<unknown>();
-    for (let index = 0; index < 4; index++) {
+    for (let index = 0; index < 12; index++) {
       const rejected = await exchange(processor, codexRequest({ session: `tenant-2-${index}`, turn: 2, principal: 'revoked-key' }), { status: 401, body: JSON.stringify(fixture('openai invalid_api_key').body) });
       hit.add(rejected.metadata.account);
     }
@@ -138,7 +138,7 @@ describe('error classes and what the processor does', () => {
     expect(view.recentFailures).toBe(0);
   });
 
-  it('an SSE response.failed with invalid_encrypted_content hardens the session too', async () => {
+  it('an SSE response.failed with invalid_encrypted_content is an error too: no proof, nothing hardened', async () => {
     processor = await startTestProcessor();
     const stream = new ScriptedStream(processor);
     const request = codexRequest({ session: 'sse-fail', turn: 1 });
@@ -149,7 +149,7 @@ describe('error classes and what the processor does', () => {
     await stream.responseBody(`event: response.failed\ndata: ${JSON.stringify(failed)}\n\n`, true);
     await stream.end();
     const next = await exchange(processor, codexRequest({ session: 'sse-fail', turn: 1 }));
-    expect([next.cluster, next.metadata.strength]).toEqual([routedCluster(routed), 'hard']);
+    expect([next.cluster, next.metadata.strength]).toEqual([routedCluster(routed), 'soft']);
     const metrics = await processor.server.context.metrics.registry.getSingleMetricAsString('codex_affinity_upstream_errors_total');
     expect(metrics).toMatch(/error_class="invalid_encrypted_content"} 1/);
   });

@@ -2,7 +2,7 @@
 // client-sent cluster headers on inference paths, literal body modes on upgrade errors.
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryBindingStore } from '../../src/bindings/memory-store.js';
+import { memoryStore } from '../support/stores.js';
 import { metadataOf, routedCluster, ScriptedStream, setHeaders, startTestProcessor, unclosable, type TestProcessor } from '../support/processor.js';
 
 let processor: TestProcessor | undefined;
@@ -34,7 +34,7 @@ describe('compressed upstream responses', () => {
       clusters.add(routedCluster(routed)!);
       await stream.responseHeaders({ ':status': '200', 'content-type': 'application/json', 'content-encoding': 'gzip' });
       previous = `resp_gzip_${step}`;
-      await stream.responseBody(gzipSync(JSON.stringify({ id: previous, object: 'response', output: [] })), true);
+      await stream.responseBody(gzipSync(JSON.stringify({ id: previous, object: 'response', store: true, output: [] })), true);
       await stream.end();
     }
     expect(clusters.size).toBe(1);
@@ -56,18 +56,35 @@ describe('compressed upstream responses', () => {
 describe('WebSocket sessions', () => {
   const handshake = (session: string) => ({ ':method': 'GET', ':path': '/v1/responses', upgrade: 'websocket', connection: 'Upgrade', 'session-id': session, authorization: 'Bearer ws' });
 
-  it('are account-bound from the handshake: a reconnect after a cooldown stays in the domain', async () => {
+  it('are account-bound from their first 101: a reconnect after a cooldown stays on the account', async () => {
     processor = await startTestProcessor({ accounts: [{ name: 'a1', cluster: 'cluster-a1', domain: 'org-a' }, { name: 'b1', cluster: 'cluster-b1', domain: 'org-b' }] });
     const first = new ScriptedStream(processor);
     const opened = await first.requestHeaders(handshake('ws-live'));
     expect(metadataOf(opened).strength).toBe('hard');
     const home = routedCluster(opened);
-    await first.responseHeaders({ ':status': '429', 'retry-after': '300' }, true);
+    await first.responseHeaders({ ':status': '101', upgrade: 'websocket', connection: 'Upgrade' }, false);
     await first.end();
+    // The account cools down (another request's 429); the socket's session does not move.
+    const other = new ScriptedStream(processor);
+    await other.requestHeaders({ ...handshake('ws-live'), 'session-id': 'ws-live' });
+    await other.responseHeaders({ ':status': '429', 'retry-after': '300' }, true);
+    await other.end();
     const reconnect = new ScriptedStream(processor);
     const again = await reconnect.requestHeaders(handshake('ws-live'));
     await reconnect.end();
-    expect(routedCluster(again)).toBe(home);
+    expect([routedCluster(again), metadataOf(again).outcome]).toEqual([home, 'bound']);
+  });
+
+  it('a handshake refused before any 101 exchanged nothing: its session may move off the cooling account', async () => {
+    processor = await startTestProcessor({ accounts: [{ name: 'a1', cluster: 'cluster-a1', domain: 'org-a' }, { name: 'b1', cluster: 'cluster-b1', domain: 'org-b' }] });
+    const first = new ScriptedStream(processor);
+    const home = routedCluster(await first.requestHeaders(handshake('ws-refused')));
+    await first.responseHeaders({ ':status': '429', 'retry-after': '300' }, true);
+    await first.end();
+    const reconnect = new ScriptedStream(processor);
+    const again = await reconnect.requestHeaders(handshake('ws-refused'));
+    await reconnect.end();
+    expect(routedCluster(again)).not.toBe(home);
   });
 
   it('a refused handshake asks for its error body with the request body mode in force (NONE), body modes being literal', async () => {
@@ -82,7 +99,7 @@ describe('WebSocket sessions', () => {
 
 describe('configuration changes', () => {
   it('adding a domain label to a configured account keeps its sessions (no 409)', async () => {
-    const store = unclosable(new MemoryBindingStore({ maxEntries: 1000 }));
+    const store = unclosable(memoryStore({ maxEntries: 1000 }));
     processor = await startTestProcessor({ accounts: [{ name: 'a', cluster: 'cluster-a' }, { name: 'b', cluster: 'cluster-b' }] }, { store });
     const request = { ...sdkHeaders, 'session-id': 'relabel' };
     const hardBody = { model: 'm', input: [{ type: 'reasoning', id: 'rs_1', encrypted_content: 'E' }] };
@@ -126,7 +143,7 @@ describe('stored items (store: true)', () => {
       await next.requestHeaders(sdkHeaders);
       const routed = await next.requestBody({ model: 'm', store: true, input: [{ type: 'item_reference', id: 'msg_stored_1' }, { type: 'message', role: 'user', content: `again ${attempt}` }] });
       await next.end();
-      expect([routedCluster(routed), metadataOf(routed).strength, metadataOf(routed).source]).toEqual([routedCluster(first), 'hard', 'encrypted_item']);
+      expect([routedCluster(routed), metadataOf(routed).strength, metadataOf(routed).source]).toEqual([routedCluster(first), 'hard', 'stored_item']);
     }
   });
 });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryBindingStore } from '../../src/bindings/memory-store.js';
+import { memoryStore } from '../support/stores.js';
 import {
   codexRequest,
   metadataOf,
@@ -100,16 +100,18 @@ describe('Codex sessions', () => {
     let session = '';
     for (let index = 0; index < 30 && session === ''; index++) {
       const candidate = `s-${index}`;
-      if ((await codexTurn(processor, codexRequest({ session: candidate, turn: 1 }))).cluster === 'cluster-a1') session = candidate;
+      const routed = await codexTurn(processor, codexRequest({ session: candidate, turn: 1 }), { sse: sseStream(`resp_${candidate}_1`, `rs_${candidate}_1`) });
+      if (routed.cluster === 'cluster-a1') session = candidate;
     }
     expect(session).not.toBe('');
     // a1 answers 429 with retry-after: it cools down.
     await codexTurn(processor, codexRequest({ session, turn: 1 }), { status: 429, headers: { 'retry-after': '120', 'content-type': 'application/json' } });
     const hard = await codexTurn(processor, codexRequest({ session, turn: 2 }));
     expect([hard.cluster, hard.metadata.outcome]).toEqual(['cluster-a2', 'domain_failover']);
-    // After the cooldown the hard session returns to... its binding, now a2 (rebound inside the domain).
+    // After the cooldown the hard session returns to its own account: the failover was
+    // inside the domain, which reads its state either way, and it moved no binding.
     processor.clock.now += 121_000;
-    expect((await codexTurn(processor, codexRequest({ session, turn: 3 }))).cluster).toBe('cluster-a2');
+    expect((await codexTurn(processor, codexRequest({ session, turn: 3 }))).cluster).toBe('cluster-a1');
 
     const soft = `soft-${session}`;
     const first = await codexTurn(processor, codexRequest({ session: soft, turn: 1 }));
@@ -121,9 +123,9 @@ describe('Codex sessions', () => {
   });
 
   it('a hard session whose domain was removed from the config gets a clear 409, not another domain', async () => {
-    const store = new MemoryBindingStore({ maxEntries: 1000 });
+    const store = memoryStore({ maxEntries: 1000 });
     processor = await startTestProcessor({}, { store: unclosable(store) });
-    const first = await codexTurn(processor, codexRequest({ session: 'orphan', turn: 1 }));
+    const first = await codexTurn(processor, codexRequest({ session: 'orphan', turn: 1 }), { sse: sseStream('resp_orphan_1', 'rs_orphan_1') });
     await processor.close();
     const remaining = [
       { name: 'acct-a', cluster: 'cluster-a', domain: 'org-a' },
@@ -157,7 +159,7 @@ describe('previous_response_id chains', () => {
         const responseAnswer = await stream.responseHeaders({ ':status': '200', 'content-type': 'application/json' });
         expect(responseAnswer.mode_override?.response_body_mode).toBe('BUFFERED');
         previous = `resp_${chain}_${step}`;
-        const json = JSON.stringify({ id: previous, object: 'response', output: [], usage: { input_tokens: 10, input_tokens_details: { cached_tokens: 0 } } });
+        const json = JSON.stringify({ id: previous, object: 'response', store: true, output: [], usage: { input_tokens: 10, input_tokens_details: { cached_tokens: 0 } } });
         await stream.responseBody(json, true);
         await stream.end();
       }
@@ -168,14 +170,14 @@ describe('previous_response_id chains', () => {
   });
 
   it('a resent encrypted reasoning item finds its account after the session binding is gone', async () => {
-    const store = new MemoryBindingStore({ maxEntries: 1000 });
+    const store = memoryStore({ maxEntries: 1000 });
     processor = await startTestProcessor({}, { store: unclosable(store) });
     const first = await codexTurn(processor, codexRequest({ session: 'lost', turn: 1 }), { sse: sseStream('resp_lost_1', 'rs_lost_1') });
     // The session binding is evicted; the learned item binding is not.
     const { bindingKey } = await import('../../src/bindings/binding.js');
     const { requestScope } = await import('../../src/processor/scope.js');
     const scope = requestScope(new Map([['authorization', 'Bearer client-key-1']]), {});
-    await store.delete(bindingKey(scope, 'session', 'lost'));
+    store.forget(bindingKey(scope, 'session', 'lost'));
     for (let attempt = 0; attempt < 5; attempt++) {
       const resumed = await codexTurn(processor, codexRequest({ session: 'lost', turn: 2 }));
       // The item decides once; the session binding it recreated agrees from then on.

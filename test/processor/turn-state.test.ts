@@ -39,13 +39,13 @@ describe('x-codex-turn-state tokens', () => {
     const others = ['cluster-a', 'cluster-b', 'cluster-c'].filter((cluster) => cluster !== issued.cluster);
     const stranger = await sessionOn(processor, others[0]!, 'stranger');
     const replay = codexRequest({ session: stranger, turn: 1, extraHeaders: { 'x-codex-turn-state': 'ts-secret-1' } });
-    const routed = await request(processor, replay.headers, replay.body);
+    const routed = await request(processor, replay.headers, replay.body, { ':status': '200' });
     expect(routed.cluster).toBe(issued.cluster);
     expect(routed.metadata).toMatchObject({ source: 'turn_state', strength: 'hard' });
     const metrics = await processor.server.context.metrics.registry.getSingleMetricAsString('codex_affinity_anchor_conflicts_total');
     expect(metrics).toMatch(/source="turn_state"} 1/);
     expect(processor.logs.join('')).not.toContain('ts-secret-1');
-    // The session binding followed the token.
+    // The 200 proved the token's account reads this session: its binding followed the token.
     const after = codexRequest({ session: stranger, turn: 2 });
     expect((await request(processor, after.headers, after.body)).cluster).toBe(issued.cluster);
   });
@@ -133,7 +133,7 @@ describe('sub-agent threads', () => {
     const fork = codexRequest({ session: 'fork-1', turn: 1, extraHeaders: { 'x-codex-forked-from-thread-id': 'parent-thread' } });
     expect((await request(processor, fork.headers, fork.body)).cluster).toBe(home.cluster);
     // The child's own binding was created: its next turn is bound, no longer parent-decided.
-    const childAgain = codexRequest({ session: 'child-0', turn: 2 });
+    const childAgain = codexRequest({ session: 'child-0', turn: 1 });
     expect((await request(processor, childAgain.headers, childAgain.body)).metadata).toMatchObject({ outcome: 'bound', source: 'session_header' });
     const metrics = await processor.server.context.metrics.registry.getSingleMetricAsString('codex_affinity_requests_total');
     expect(metrics).toMatch(/source="parent_thread",outcome="parent"/);

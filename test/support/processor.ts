@@ -55,17 +55,7 @@ export async function startTestProcessor(overrides: Partial<ConfigInput> = {}, o
   };
 }
 
-/** A store whose close() does nothing, to share bindings across processor restarts in a test. */
-export function unclosable(store: BindingStore): BindingStore {
-  return {
-    get: (key, ttl) => store.get(key, ttl),
-    getMany: (keys, ttl) => store.getMany(keys, ttl),
-    createIfAbsent: (key, binding, ttl) => store.createIfAbsent(key, binding, ttl),
-    put: (key, binding, ttl) => store.put(key, binding, ttl),
-    delete: (key) => store.delete(key),
-    close: async () => undefined,
-  };
-}
+export { unclosable } from './stores.js';
 
 export function headerMap(headers: Record<string, string>): WireHeaderMap {
   return { headers: Object.entries(headers).map(([key, value]) => ({ key, raw_value: Buffer.from(value, 'latin1') })) };

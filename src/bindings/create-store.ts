@@ -1,0 +1,29 @@
+import type { Config } from '../config/schema.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { MemoryBindingStore } from './memory-store.js';
+import type { BindingTtls } from './store.js';
+
+export function bindingTtls(bindings: Config['bindings']): BindingTtls {
+  return {
+    session: bindings.sessionTtl,
+    response: bindings.responseTtl,
+    stored_item: bindings.responseTtl,
+    encrypted_item: bindings.responseTtl,
+    conversation: bindings.conversationTtl,
+    turn_state: bindings.turnStateTtl,
+    exclusion: bindings.exclusionTtl,
+  };
+}
+
+/** The in-memory store sized and timed by the config; `maxEntries` overrides the config's bound (tests). */
+export function createMemoryStore(config: Config, clock: () => number, metrics?: Metrics, maxEntries?: number): MemoryBindingStore {
+  return new MemoryBindingStore({
+    maxEntries: maxEntries ?? (config.store.kind === 'memory' ? config.store.maxEntries : 200_000),
+    ttls: bindingTtls(config.bindings),
+    slideFraction: config.bindings.slideFraction,
+    now: clock,
+    ...(metrics
+      ? { onEvict: (evicted) => metrics.evictions.inc({ kind: evicted.kind, strength: evicted.hard ? 'hard' : 'soft', partition: evicted.ownPartition ? 'own' : 'other' }) }
+      : {}),
+  });
+}

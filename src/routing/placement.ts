@@ -1,0 +1,51 @@
+import { createHash } from 'node:crypto';
+import type { Account } from '../accounts/account.js';
+import { isNearLimit, type HealthPolicy } from '../accounts/health.js';
+import type { Candidate } from './select.js';
+
+/** An account near its usage window gets this share of its weight in placement. */
+export const NEAR_LIMIT_WEIGHT_SHARE = 0.25;
+
+const TWO_POW_48 = 2 ** 48;
+
+/**
+ * Weighted rendezvous (highest random weight) score of an account for a
+ * placement key: -weight / ln(u), u uniform in (0, 1) from a hash of both.
+ * Every replica, and a replica after a restart, computes the same score, and
+ * removing one account moves only the keys that were on it.
+ */
+export function rendezvousScore(placementKey: string, account: Account, weight: number): number {
+  const hash = createHash('sha256').update(placementKey).update('\u0000').update(account.name).digest();
+  const unit = (hash.readUIntBE(0, 6) + 0.5) / TWO_POW_48;
+  return -weight / Math.log(unit);
+}
+
+/**
+ * The weight placement uses: the configured weight, reduced near the usage
+ * window's limit. It reads only account state that replicas share (usage
+ * readings), never per-replica in-flight counts, so replicas agree.
+ */
+function placementWeight(candidate: Candidate, policy: HealthPolicy): number {
+  return isNearLimit(candidate.health, policy) ? candidate.account.weight * NEAR_LIMIT_WEIGHT_SHARE : candidate.account.weight;
+}
+
+/** Candidates in placement order for the key, best first. */
+export function placementOrder(placementKey: string, candidates: readonly Candidate[], policy: HealthPolicy): Candidate[] {
+  return candidates
+    .map((candidate) => ({ candidate, score: rendezvousScore(placementKey, candidate.account, placementWeight(candidate, policy)) }))
+    .sort((left, right) => right.score - left.score || (left.candidate.account.name < right.candidate.account.name ? -1 : 1))
+    .map((entry) => entry.candidate);
+}
+
+export function place(placementKey: string, candidates: readonly Candidate[], policy: HealthPolicy): Account | undefined {
+  let best: Candidate | undefined;
+  let bestScore = Number.NEGATIVE_INFINITY;
+  for (const candidate of candidates) {
+    const score = rendezvousScore(placementKey, candidate.account, placementWeight(candidate, policy));
+    if (score > bestScore || (score === bestScore && best !== undefined && candidate.account.name < best.account.name)) {
+      best = candidate;
+      bestScore = score;
+    }
+  }
+  return best?.account;
+}
