@@ -53,7 +53,28 @@ class AccountHealth {
   failureTimes: number[] = [];
 }
 
-export class AccountStateTable {
+/**
+ * Account state as routing reads and response handling writes it. This
+ * replica's table implements it today; a shared one (another replica's
+ * cooldowns, failures and usage readings) can stand behind the same calls.
+ * In-flight counts stay per replica.
+ */
+export interface AccountState {
+  readonly healthPolicy: HealthPolicy;
+  view(account: string, now: number): AccountHealthView;
+  requestStarted(account: string): void;
+  requestFinished(account: string): void;
+  /** Extends the cooldown to `until` (never shortens it); returns the cooldown now in force. */
+  coolDown(account: string, until: number): number;
+  refineCooldown(account: string, provisional: number, until: number): void;
+  recordFailure(account: string, now: number): void;
+  /** True when this is news (the account was not already marked). */
+  recordCredentialFailure(account: string, until: number, now: number): boolean;
+  recordUsage(account: string, usedPercent: number, now: number): void;
+  recordSuccess(account: string): void;
+}
+
+export class AccountStateTable implements AccountState {
   private readonly states = new Map<string, AccountHealth>();
   constructor(private readonly policy: HealthPolicy) {}
 

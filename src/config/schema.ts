@@ -90,6 +90,11 @@ export const configSchema = z.strictObject({
         .array(z.string().startsWith('/'))
         .default(['/v1/responses', '/responses', '/backend-api/codex/responses', '/v1/responses/compact', '/responses/compact', '/backend-api/codex/responses/compact', '/v1/chat/completions']),
       contentSeed: z.boolean().default(true),
+      /**
+       * Route calls on stored objects (/v1/conversations[/{id}...], /v1/responses/{id}[...])
+       * to the exact account holding the object, and learn new conversations' ids.
+       */
+      storedObjectCalls: z.boolean().default(true),
       /** Header (set by Envoy, e.g. from authn) that names the client's pool. */
       poolHeader: headerName.optional(),
       /** Header (set by Envoy authn) naming the principal; otherwise a hash of the client credential. */

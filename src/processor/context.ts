@@ -1,5 +1,5 @@
 import type { AccountDirectory } from '../accounts/account.js';
-import type { AccountStateTable } from '../accounts/health.js';
+import type { AccountState } from '../accounts/health.js';
 import type { BindingStore } from '../bindings/store.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logging/logger.js';
@@ -12,7 +12,7 @@ import type { ProfileRules } from '../rewrite/profiles.js';
 export interface ProcessorContext {
   readonly config: Config;
   readonly directory: AccountDirectory;
-  readonly accountState: AccountStateTable;
+  readonly accountState: AccountState;
   readonly store: BindingStore;
   readonly metrics: Metrics;
   readonly logger: Logger;

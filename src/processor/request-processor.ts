@@ -5,6 +5,7 @@ import { CONTINUE, type PhaseAnswer } from '../extproc/phase-answer.js';
 import { pruneUnreadable, type PrunedRequest, type ReadableBody } from '../healing/prune-unreadable.js';
 import { readRequestBody } from '../request/read-body.js';
 import { isWebSocketUpgrade, splitPath, type RequestView } from '../request/request-view.js';
+import { storedObjectCall, type StoredObjectCall } from '../request/stored-object-call.js';
 import { extractSignals, TURN_STATE_HEADER, type Signals } from '../signals/signals.js';
 import type { ProcessorContext } from './context.js';
 import { openAiError } from './errors.js';
@@ -17,6 +18,14 @@ interface Healing {
   readonly droppedItems: number;
   readonly droppedPreviousResponse: boolean;
   readonly bodyChanged: boolean;
+}
+
+/** A call on a stored object carries that object as its state: the conversation, or the response by id. */
+function objectCallSignals(headers: ReadonlyMap<string, string>, call: StoredObjectCall): Signals {
+  const signals = extractSignals(headers);
+  if (call.kind === 'conversation') return { ...signals, conversation: call.id };
+  if (call.kind === 'response') return { ...signals, previousResponseId: call.id };
+  return signals;
 }
 
 /**
@@ -34,6 +43,7 @@ export class AffinityRequestProcessor implements RequestProcessor {
   private upgrade = false;
   private finished = false;
   private accountCounted: string | undefined;
+  private objectCall: StoredObjectCall | undefined;
 
   constructor(private readonly context: ProcessorContext) {}
 
@@ -45,7 +55,8 @@ export class AffinityRequestProcessor implements RequestProcessor {
     const upgrade = isWebSocketUpgrade(view);
     this.upgrade = upgrade;
     const inference = this.context.inferencePaths.has(view.path) && (view.method === 'POST' || (upgrade && view.method === 'GET'));
-    if (!inference) {
+    this.objectCall = !inference && !upgrade && config.routing.storedObjectCalls ? storedObjectCall(view) : undefined;
+    if (!inference && !this.objectCall) {
       metrics.passThrough.inc({ reason: 'not_inference' });
       this.decided = true;
       // Not ours: no body buffering, no response processing. A client-sent
@@ -80,6 +91,8 @@ export class AffinityRequestProcessor implements RequestProcessor {
     if (this.decided || !this.view) return CONTINUE;
     // In BUFFERED mode this is the whole body; in a partial mode only the first
     // answer can still change headers, so the decision is taken here either way.
+    // A call on a stored object is routed by its path: its body is not read.
+    if (this.objectCall) return this.decide(undefined);
     const prepared = readRequestBody(body, endOfStream, this.view.headers, this.context.config.limits.maxBodyBytes, this.context.metrics);
     if (prepared.kind === 'reject') {
       this.decided = true;
@@ -96,7 +109,7 @@ export class AffinityRequestProcessor implements RequestProcessor {
     const pool = this.pool!;
     const scope = this.scope!;
     let body = requestBody;
-    let signals = extractSignals(view.headers, body);
+    let signals = this.objectCall ? objectCallSignals(view.headers, this.objectCall) : extractSignals(view.headers, body);
     let healing: Healing | undefined;
     if (config.healing.enabled && body && (signals.hasEncryptedContent || signals.hasStoredReference || signals.previousResponseId !== undefined)) {
       // A healed session's client keeps resending its old reasoning: drop it on every turn.
@@ -106,8 +119,8 @@ export class AffinityRequestProcessor implements RequestProcessor {
         healing = { droppedItems: pruned.droppedItems, droppedPreviousResponse: pruned.droppedPreviousResponse, bodyChanged: true };
       }
     }
-    let routed = await routeRequest(this.context, pool, scope, signals, body, { accountBoundTransport: this.upgrade });
-    if (routed.decision.kind === 'reject' && routed.decision.code === 'account_domain_unavailable' && config.healing.enabled) {
+    let routed = await routeRequest(this.context, pool, scope, signals, body, { accountBoundTransport: this.upgrade, ...(this.objectCall ? { requires: this.objectCall.requires } : {}) });
+    if (routed.decision.kind === 'reject' && routed.decision.code === 'account_domain_unavailable' && config.healing.enabled && !this.objectCall) {
       ({ routed, signals } = await this.rebindGoneSession(routed, body));
       healing = { droppedItems: healing?.droppedItems ?? 0, droppedPreviousResponse: healing?.droppedPreviousResponse ?? false, bodyChanged: healing?.bodyChanged ?? false };
       metrics.heals.inc({ outcome: routed.decision.kind === 'route' ? 'rebound' : 'failed' });
@@ -147,6 +160,7 @@ export class AffinityRequestProcessor implements RequestProcessor {
       upgrade: this.upgrade,
       healed: healing !== undefined,
       healedBody: healing?.bodyChanged ?? false,
+      rewrite: this.objectCall === undefined,
     });
     this.response = new ResponseHandler(this.context, {
       scope,

@@ -208,6 +208,7 @@ export class ResponseHandler {
       case 'invalid_encrypted_content':
       case 'previous_response_not_found':
       case 'item_not_found':
+      case 'stored_object_not_found':
         // The account is fine and no binding moves. An orphan's guess was wrong: the
         // session's next try skips this domain (encrypted content) or account (stored objects).
         if (this.options.proof.orphan && this.options.placementKey) await excludeAfterRefusal(this.context, this.options.placementKey, this.account, classification.errorClass);

@@ -1,5 +1,5 @@
 import type { Account, Pool } from '../accounts/account.js';
-import { capabilityNeeds } from '../accounts/capabilities.js';
+import { capabilityNeeds, type Capability, type CapabilityNeeds } from '../accounts/capabilities.js';
 import { bindingKey, exclusionKey, type Binding, type BindingKey, type BindingScope, type Exclusion, type StoredBinding } from '../bindings/binding.js';
 import type { BodyScan } from '../body/json-scan.js';
 import { ANCHOR_PRECEDENCE } from '../ownership/owner-scope.js';
@@ -74,7 +74,7 @@ export async function routeRequest(
   scope: BindingScope,
   signals: Signals,
   body: { buffer: Buffer; scan: BodyScan } | undefined,
-  options: { accountBoundTransport?: boolean } = {},
+  options: { accountBoundTransport?: boolean; requires?: readonly Capability[] } = {},
 ): Promise<RoutedRequest> {
   const { config, store, metrics } = context;
   const stickyKey = chooseStickyKey(signals, config.routing.contentSeed && body ? () => contentSeed(body.buffer, body.scan) : undefined);
@@ -119,6 +119,10 @@ export async function routeRequest(
   const exclusion: Exclusion | undefined =
     strength === 'hard' && anchors.length === 0 && sessionBinding?.strength !== 'hard' && placementKey ? await store.readExclusion(exclusionKey(placementKey)) : undefined;
 
+  const fromSignals = capabilityNeeds(signals, body !== undefined);
+  const needs: CapabilityNeeds = options.requires?.length
+    ? { required: [...new Set([...fromSignals.required, ...options.requires])], preferred: fromSignals.preferred }
+    : fromSignals;
   const now = context.clock();
   const input = (session: StoredBinding | undefined): DecisionInput => ({
     pool,
@@ -134,7 +138,7 @@ export async function routeRequest(
     sessionBinding: session,
     parentBinding,
     exclusion,
-    needs: capabilityNeeds(signals, body !== undefined),
+    needs,
   });
   let decision = decide(input(sessionBinding));
 

@@ -32,6 +32,8 @@ export interface UpstreamRequest {
   /** Healing changed the body: it goes upstream even when the profile changes nothing more. */
   readonly healedBody: boolean;
   readonly healed: boolean;
+  /** Profile rewrites apply to inference calls only (not to calls on stored objects). */
+  readonly rewrite: boolean;
 }
 
 /**
@@ -50,7 +52,7 @@ export function upstreamChanges(context: ProcessorContext, request: UpstreamRequ
   let newBody: Buffer | undefined;
   let streamForced = false;
   let storeForcedOff = false;
-  if (config.rewrite.enabled) {
+  if (config.rewrite.enabled && request.rewrite) {
     const rewrite = rewriteRequest({
       path: view.path,
       query: view.query,

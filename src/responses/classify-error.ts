@@ -10,6 +10,8 @@ export type ErrorClass =
   | 'previous_response_not_found'
   /** a stored item referenced by id is unknown on this account: session is account-bound */
   | 'item_not_found'
+  /** a conversation or stored response named in the request or path is unknown on this account */
+  | 'stored_object_not_found'
   | 'rate_limit_exceeded'
   | 'usage_limit_reached'
   | 'insufficient_quota'
@@ -74,6 +76,7 @@ export function classifyError(status: number, body: unknown, now: number): Error
     return { errorClass: 'previous_response_not_found' };
   }
   if (/item with id .* not found/i.test(message)) return { errorClass: 'item_not_found' };
+  if (status === 404 && (lower.includes('conversation') || lower.includes('response')) && lower.includes('not found')) return { errorClass: 'stored_object_not_found' };
   if (code === 'usage_limit_reached' || type === 'usage_limit_reached' || lower.includes('usage limit')) {
     const resetAt = fields.resetsAt !== undefined ? fields.resetsAt * 1000 : fields.resetsInSeconds !== undefined ? now + fields.resetsInSeconds * 1000 : undefined;
     return { errorClass: 'usage_limit_reached', ...(resetAt !== undefined && resetAt > now ? { resetAt } : {}) };
@@ -95,5 +98,5 @@ export function classifyError(status: number, body: unknown, now: number): Error
 
 /** Classes that say the session's state lives on the account that answered. */
 export function isAccountBoundError(errorClass: ErrorClass): boolean {
-  return errorClass === 'invalid_encrypted_content' || errorClass === 'previous_response_not_found' || errorClass === 'item_not_found';
+  return errorClass === 'invalid_encrypted_content' || errorClass === 'previous_response_not_found' || errorClass === 'item_not_found' || errorClass === 'stored_object_not_found';
 }

@@ -288,9 +288,14 @@ function orphan(input: DecisionInput, capable: readonly Candidate[], source: Sig
   const excludedAccounts = new Set(input.exclusion?.accounts ?? []);
   const allowed = capable.filter((candidate) => !excludedDomains.has(candidate.account.domain) && !excludedAccounts.has(candidate.account.name));
   const session = input.sessionBinding ? findCandidate(allowed, input.sessionBinding.account) : undefined;
-  // The session's own account most likely produced its state: its domain first (its
-  // account cooling or not), so a guess never sends readable state to a foreign domain.
-  const inSessionDomain = session ? withinDomain(input, allowed, session.account.domain, [session.account.name]) : undefined;
+  // The session's own account most likely produced its state: that account for stored
+  // objects, its domain for encrypted content (cooling or not), so a guess never sends
+  // the state where it is certainly unreadable.
+  const inSessionDomain = !session
+    ? undefined
+    : input.accountScoped
+      ? { account: session.account }
+      : withinDomain(input, allowed, session.account.domain, [session.account.name]);
   // Every candidate refused already: start over rather than refuse the client.
   const account = inSessionDomain?.account ?? choose(allowed.length > 0 ? allowed : capable, input)!;
   return route(input, account, { strength: 'hard', source, outcome: 'orphan', orphan: true });

@@ -149,6 +149,13 @@ describe('decide: hard requests never harden a guess', () => {
     expect(['a1', 'a2', 'b1']).toContain(routeOf(input({ strength: 'hard', placementKey: key, exclusion: exclusion(['org-a', 'org-b']) })).account.name);
   });
 
+  it('an orphan with a soft session binding guesses the session’s own place: its account for stored objects, its domain for encrypted content', () => {
+    const stored = routeOf(input({ strength: 'hard', accountScoped: true, sessionBinding: binding(A1), health: { a1: cooling } }));
+    expect([stored.account.name, stored.orphan]).toEqual(['a1', true]);
+    const encrypted = routeOf(input({ strength: 'hard', sessionBinding: binding(A1), health: { a1: cooling } }));
+    expect([encrypted.account.name, encrypted.orphan]).toEqual(['a2', true]);
+  });
+
   it('an orphan prefers usable accounts, and takes a cooling one only when nothing else is left', () => {
     const decision = routeOf(input({ strength: 'hard', exclusion: { domains: ['org-b'], accounts: [] }, health: { a1: cooling } }));
     expect(decision.account.name).toBe('a2');
