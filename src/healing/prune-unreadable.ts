@@ -1,16 +1,11 @@
 import type { Pool } from '../accounts/account.js';
 import { bindingKey, type Binding, type BindingScope } from '../bindings/binding.js';
 import type { BindingStore, LearnedBinding } from '../bindings/store.js';
-import { scanJsonBody, type BodyScan } from '../body/json-scan.js';
+import { scanJsonBody } from '../body/json-scan.js';
+import type { ReadableBody } from '../request/read-body.js';
 import { extractSignals, type Signals } from '../signals/signals.js';
 import { chooseStickyKey } from '../signals/sticky-key.js';
 import { healRequest } from './heal-request.js';
-
-export interface ReadableBody {
-  readonly buffer: Buffer;
-  readonly scan: BodyScan;
-  readonly decodedFrom: string | undefined;
-}
 
 export interface PrunedRequest {
   readonly body: ReadableBody;

@@ -2,8 +2,8 @@ import type { Pool } from '../accounts/account.js';
 import type { BindingScope } from '../bindings/binding.js';
 import type { RequestProcessor } from '../extproc/stream.js';
 import { CONTINUE, type PhaseAnswer } from '../extproc/phase-answer.js';
-import { pruneUnreadable, type PrunedRequest, type ReadableBody } from '../healing/prune-unreadable.js';
-import { readRequestBody } from '../request/read-body.js';
+import { pruneUnreadable, type PrunedRequest } from '../healing/prune-unreadable.js';
+import { readRequestBody, type ReadableBody } from '../request/read-body.js';
 import { isWebSocketUpgrade, splitPath, type RequestView } from '../request/request-view.js';
 import { storedObjectCall, type StoredObjectCall } from '../request/stored-object-call.js';
 import { extractSignals, TURN_STATE_HEADER, type Signals } from '../signals/signals.js';
@@ -94,9 +94,10 @@ export class AffinityRequestProcessor implements RequestProcessor {
     // A call on a stored object is routed by its path: its body is not read.
     if (this.objectCall) return this.decide(undefined);
     const prepared = readRequestBody(body, endOfStream, this.view.headers, this.context.config.limits.maxBodyBytes, this.context.metrics);
-    if (prepared.kind === 'reject') {
+    if (prepared.kind === 'too_large') {
       this.decided = true;
-      return { immediate: prepared.answer };
+      const limit = this.context.config.limits.maxBodyBytes;
+      return { immediate: openAiError(413, 'request_too_large', `The request body is larger than this gateway accepts (${limit} bytes).`) };
     }
     return this.decide(prepared.kind === 'json' ? prepared.body : undefined);
   }

@@ -1,7 +1,7 @@
 import type { Account } from '../accounts/account.js';
 import type { BindingScope } from '../bindings/binding.js';
 import type { HeaderChanges } from '../extproc/phase-answer.js';
-import type { ReadableBody } from '../healing/prune-unreadable.js';
+import type { ReadableBody } from '../request/read-body.js';
 import type { RequestView } from '../request/request-view.js';
 import { continuityKey } from '../rewrite/continuity.js';
 import { rewriteRequest } from '../rewrite/request-rewrite.js';

@@ -1,12 +1,18 @@
 import { decodeBody } from '../body/decode.js';
 import { JsonScanError, scanJsonBody } from '../body/json-scan.js';
-import type { ImmediateAnswer } from '../extproc/phase-answer.js';
-import type { ReadableBody } from '../healing/prune-unreadable.js';
+import type { BodyScan } from '../body/json-scan.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { openAiError } from '../processor/errors.js';
 import { JSON_CONTENT_TYPE } from './request-view.js';
 
-export type PreparedBody = { kind: 'json'; body: ReadableBody } | { kind: 'headers_only' } | { kind: 'reject'; answer: ImmediateAnswer };
+/** A JSON request body, decoded, with its exact scan. */
+export interface ReadableBody {
+  readonly buffer: Buffer;
+  readonly scan: BodyScan;
+  /** The content-encoding it was decoded from, when it was compressed. */
+  readonly decodedFrom: string | undefined;
+}
+
+export type PreparedBody = { kind: 'json'; body: ReadableBody } | { kind: 'headers_only' } | { kind: 'too_large' };
 
 /** The body as JSON to read and edit: decoded, size-checked, scanned; or why not. */
 export function readRequestBody(
@@ -18,7 +24,7 @@ export function readRequestBody(
 ): PreparedBody {
   const tooLarge = (): PreparedBody => {
     metrics.bodyRejections.inc({ code: 'request_too_large' });
-    return { kind: 'reject', answer: openAiError(413, 'request_too_large', `The request body is larger than this gateway accepts (${maxBodyBytes} bytes).`) };
+    return { kind: 'too_large' };
   };
   if (body.length > maxBodyBytes) return tooLarge();
   const headersOnly = (reason: string): PreparedBody => {
