@@ -35,14 +35,15 @@ export interface CapabilityNeeds {
 const NOTHING: CapabilityNeeds = { required: [], preferred: [] };
 const PREFERS_STORAGE: CapabilityNeeds = { required: [], preferred: ['stored_responses'] };
 
-export function capabilityNeeds(signals: Signals, hasBody: boolean): CapabilityNeeds {
+/** `asksForStorage`: the request would be stored (store true, or absent where the endpoint stores by default). */
+export function capabilityNeeds(signals: Signals, asksForStorage: boolean): CapabilityNeeds {
   const required: Capability[] = [];
   if (signals.previousResponseId !== undefined) required.push('previous_response');
   if (signals.conversation !== undefined) required.push('conversations');
   if (signals.background) required.push('background');
   if (signals.hasStoredReference) required.push('item_reference');
   if (required.length > 0) return { required, preferred: [] };
-  return hasBody && signals.store !== false ? PREFERS_STORAGE : NOTHING;
+  return asksForStorage ? PREFERS_STORAGE : NOTHING;
 }
 
 export function hasCapabilities(profile: Profile, capabilities: readonly Capability[]): boolean {

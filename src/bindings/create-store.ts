@@ -16,14 +16,20 @@ export function bindingTtls(bindings: Config['bindings']): BindingTtls {
 }
 
 /** The in-memory store sized and timed by the config; `maxEntries` overrides the config's bound (tests). */
-export function createMemoryStore(config: Config, clock: () => number, metrics?: Metrics, maxEntries?: number): MemoryBindingStore {
+export function createMemoryStore(config: Config, clock: () => number, metrics?: Metrics, bound?: { maxEntries: number; maxEntriesPerPrincipal?: number }): MemoryBindingStore {
+  const memory = config.store.kind === 'memory' ? config.store : undefined;
+  const maxEntries = bound?.maxEntries ?? memory?.maxEntries ?? 200_000;
   return new MemoryBindingStore({
-    maxEntries: maxEntries ?? (config.store.kind === 'memory' ? config.store.maxEntries : 200_000),
+    maxEntries,
+    maxEntriesPerPrincipal: bound?.maxEntriesPerPrincipal ?? memory?.maxEntriesPerPrincipal ?? Math.max(1, Math.floor(maxEntries / 2)),
     ttls: bindingTtls(config.bindings),
     slideFraction: config.bindings.slideFraction,
     now: clock,
     ...(metrics
-      ? { onEvict: (evicted) => metrics.evictions.inc({ kind: evicted.kind, strength: evicted.hard ? 'hard' : 'soft', partition: evicted.ownPartition ? 'own' : 'other' }) }
+      ? {
+          onEvict: (evicted) => metrics.evictions.inc({ kind: evicted.kind, strength: evicted.hard ? 'hard' : 'soft', partition: evicted.ownPartition ? 'own' : 'other' }),
+          onRefuse: (refused) => metrics.evictions.inc({ kind: refused.kind, strength: 'soft', partition: 'refused' }),
+        }
       : {}),
   });
 }

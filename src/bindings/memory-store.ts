@@ -1,33 +1,37 @@
 import type { Binding, BindingKey, Exclusion, ExclusionKey, StoredBinding } from './binding.js';
+import { PartitionSizes } from './partition-sizes.js';
 import type { BindingStore, BindingTtls, CompareAndSetResult, CreateResult, LearnedBinding } from './store.js';
 
 export interface MemoryStoreOptions {
   /** Bound on all entries (bindings and exclusions) of all partitions together. */
   readonly maxEntries: number;
+  /** Bound on one partition (pool + principal): past it, the partition evicts its own entries. */
+  readonly maxEntriesPerPrincipal: number;
   readonly ttls: BindingTtls;
   /** A read slides the TTL when less than this fraction of it remains. */
   readonly slideFraction: number;
   readonly now: () => number;
-  /** Told when an entry goes to make room (for metrics). */
+  /** Told when an entry goes to make room, or a soft entry is not stored (for metrics). */
   readonly onEvict?: (evicted: { kind: string; hard: boolean; ownPartition: boolean }) => void;
+  readonly onRefuse?: (refused: { kind: string }) => void;
 }
 
 interface Entry {
   value: StoredBinding | Exclusion;
   expiresAt: number;
-  ttl: number;
+  readonly ttl: number;
   readonly kind: string;
 }
 
 /**
- * One partition (pool + principal). Two recency lists: soft entries (soft
- * session bindings, exclusions) go before hard ones (hard session bindings,
- * learned anchors). Map order is recency order: a touch re-inserts.
+ * One partition. Two recency lists: soft entries (soft session bindings,
+ * exclusions) go before hard ones (hard session bindings, learned anchors).
+ * Map order is recency order: a touch re-inserts.
  */
 class Partition {
-  constructor(readonly name: string) {}
   readonly soft = new Map<string, Entry>();
   readonly hard = new Map<string, Entry>();
+  constructor(readonly name: string) {}
   get size(): number {
     return this.soft.size + this.hard.size;
   }
@@ -38,17 +42,21 @@ function isHard(kind: string, value: StoredBinding | Exclusion): boolean {
   return kind !== 'session' || (value as StoredBinding).strength === 'hard';
 }
 
+/** How many of a list's oldest entries eviction looks through for an expired one. */
+const EXPIRED_SCAN = 16;
+
 /**
  * Bounded in-memory store. Single-threaded Node makes every operation atomic
- * within one replica. When full, the largest partition gives up an entry, its
- * soft ones first; a partition whose entries are all hard gives up nothing to
- * a soft entry of another partition (that entry is not stored: placement is
- * deterministic, so a soft session loses nothing).
+ * within one replica. Room is made in this order:
+ * 1. a partition at its own bound evicts its own entries (a flood evicts the flooder's);
+ * 2. a full store takes from the largest partition, expired entries first, then soft
+ *    ones, then hard ones, but a soft entry never displaces another partition's hard
+ *    entry: it is not stored (placement is deterministic, so a soft session loses nothing).
  */
 export class MemoryBindingStore implements BindingStore {
   private readonly partitions = new Map<string, Partition>();
+  private readonly sizes = new PartitionSizes<Partition>();
   private count = 0;
-  private largest: Partition | undefined;
   private sweepCursor: Iterator<Partition> | undefined;
   private nextVersion = 1;
 
@@ -69,7 +77,7 @@ export class MemoryBindingStore implements BindingStore {
     if (!list) return undefined;
     const entry = list.get(entryId)!;
     if (entry.expiresAt <= this.options.now()) {
-      this.remove(partitionName, partition, list, entryId);
+      this.remove(partition, list, entryId);
       return undefined;
     }
     return { partition, entry, list };
@@ -87,72 +95,85 @@ export class MemoryBindingStore implements BindingStore {
     return entry;
   }
 
-  private remove(partitionName: string, partition: Partition, list: Map<string, Entry>, entryId: string): void {
-    if (list.delete(entryId)) this.count--;
-    if (partition.size === 0) {
-      this.partitions.delete(partitionName);
-      if (this.largest === partition) this.largest = undefined;
-    }
+  private remove(partition: Partition, list: Map<string, Entry>, entryId: string): void {
+    if (!list.delete(entryId)) return;
+    this.count--;
+    this.sizes.moved(partition, partition.size + 1, partition.size);
+    if (partition.size === 0) this.partitions.delete(partition.name);
   }
 
-  private write(partitionName: string, kind: string, id: string, value: StoredBinding | Exclusion, ttl: number): boolean {
+  /**
+   * Stores an entry; false when a soft entry found no room it may take.
+   * `mustKeep` entries (exclusions) may take room as hard entries do.
+   */
+  private write(partitionName: string, kind: string, id: string, value: StoredBinding | Exclusion, ttl: number, mustKeep = false): boolean {
     const entryId = this.entryId(kind, id);
     const hard = isHard(kind, value);
     let partition = this.partitions.get(partitionName);
-    const existing = partition && (partition.soft.get(entryId) ?? partition.hard.get(entryId));
-    if (partition && existing) {
+    const replacing = partition !== undefined && (partition.soft.has(entryId) || partition.hard.has(entryId));
+    if (partition && replacing) {
       partition.soft.delete(entryId);
       partition.hard.delete(entryId);
-      this.count--;
     } else {
       this.sweep();
-      if (this.count >= this.options.maxEntries && !this.makeRoom(partitionName, hard)) return false;
+      if (!this.makeRoom(partitionName, hard || mustKeep)) {
+        this.options.onRefuse?.({ kind });
+        return false;
+      }
       partition = this.partitions.get(partitionName);
-    }
-    if (!partition) {
-      partition = new Partition(partitionName);
-      this.partitions.set(partitionName, partition);
+      if (!partition) {
+        partition = new Partition(partitionName);
+        this.partitions.set(partitionName, partition);
+      }
+      this.count++;
+      this.sizes.moved(partition, partition.size, partition.size + 1);
     }
     (hard ? partition.hard : partition.soft).set(entryId, { value, kind, ttl, expiresAt: this.options.now() + ttl });
-    this.count++;
-    if (!this.largest || partition.size > this.largest.size) this.largest = partition;
     return true;
   }
 
-  /** Frees one slot for `partitionName`; false when the entry should not be stored. */
+  /** Frees one slot for a new entry of `partitionName`, when one is needed; false when it may not be stored. */
   private makeRoom(partitionName: string, incomingHard: boolean): boolean {
     const own = this.partitions.get(partitionName);
-    const victim = this.largestPartition(own);
-    if (victim && victim.soft.size > 0) return this.evictOldest(victim, victim.soft, victim !== own);
-    if (victim && victim.hard.size > 0 && (incomingHard || victim === own)) return this.evictOldest(victim, victim.hard, victim !== own);
-    // The largest partition holds only hard entries and this one is soft: drop the
-    // caller's own soft entry if it has one, else do not store.
-    if (own && own.soft.size > 0) return this.evictOldest(own, own.soft, false);
+    if (own && own.size >= this.options.maxEntriesPerPrincipal) return this.evictFrom(own, true, true);
+    if (this.count < this.options.maxEntries) return true;
+    const victim = this.sizes.largest(own);
+    if (!victim) return true;
+    if (this.evictExpired(victim)) return true;
+    if (victim.soft.size > 0) return this.evictOldest(victim, victim.soft, victim === own);
+    if (incomingHard || victim === own) return this.evictOldest(victim, victim.hard, victim === own);
+    if (own && own.soft.size > 0) return this.evictOldest(own, own.soft, true);
     return false;
   }
 
-  private largestPartition(preferred: Partition | undefined): Partition | undefined {
-    if (!this.largest || !this.isLive(this.largest)) {
-      this.largest = undefined;
-      for (const partition of this.partitions.values()) if (!this.largest || partition.size > this.largest.size) this.largest = partition;
+  private evictFrom(partition: Partition, ownPartition: boolean, allowHard: boolean): boolean {
+    if (this.evictExpired(partition)) return true;
+    if (partition.soft.size > 0) return this.evictOldest(partition, partition.soft, ownPartition);
+    return allowHard && this.evictOldest(partition, partition.hard, ownPartition);
+  }
+
+  /** An expired entry among the oldest few of the partition's lists: the first to go. */
+  private evictExpired(partition: Partition): boolean {
+    const now = this.options.now();
+    for (const list of [partition.soft, partition.hard]) {
+      let scanned = 0;
+      for (const [entryId, entry] of list) {
+        if (scanned++ >= EXPIRED_SCAN) break;
+        if (entry.expiresAt <= now) {
+          this.remove(partition, list, entryId);
+          return true;
+        }
+      }
     }
-    // Ties go to the partition asking for room: a flood evicts its own entries first.
-    if (preferred && this.largest && preferred.size >= this.largest.size) return preferred;
-    return this.largest;
+    return false;
   }
 
-  private isLive(partition: Partition): boolean {
-    return partition.size > 0;
-  }
-
-  private evictOldest(partition: Partition, list: Map<string, Entry>, otherPartition: boolean): boolean {
+  private evictOldest(partition: Partition, list: Map<string, Entry>, ownPartition: boolean): boolean {
     const oldest = list.keys().next();
     if (oldest.done) return false;
     const entry = list.get(oldest.value)!;
-    this.remove(partition.name, partition, list, oldest.value);
-    this.options.onEvict?.({ kind: entry.kind, hard: list === partition.hard, ownPartition: !otherPartition });
-    // The largest partition shrank: a rescan finds the next largest when needed.
-    if (this.largest === partition) this.largest = undefined;
+    this.remove(partition, list, oldest.value);
+    this.options.onEvict?.({ kind: entry.kind, hard: list === partition.hard, ownPartition });
     return true;
   }
 
@@ -170,7 +191,7 @@ export class MemoryBindingStore implements BindingStore {
       for (const list of [partition.soft, partition.hard]) {
         for (const [entryId, entry] of list) {
           if (entry.expiresAt > now) break;
-          this.remove(partition.name, partition, list, entryId);
+          this.remove(partition, list, entryId);
         }
       }
     }
@@ -188,6 +209,8 @@ export class MemoryBindingStore implements BindingStore {
     const existing = this.touch(key.partition, this.entryId(key.kind, key.id));
     if (existing) return { created: false, binding: existing.value as StoredBinding };
     const stored = this.stored(binding);
+    // A soft binding with no room is not kept; the caller's decision stands (placement
+    // is deterministic), so the result is the same as a stored one.
     this.write(key.partition, key.kind, key.id, stored, this.options.ttls[key.kind]);
     return { created: true, binding: stored };
   }
@@ -196,7 +219,7 @@ export class MemoryBindingStore implements BindingStore {
     const existing = this.find(key.partition, this.entryId(key.kind, key.id))?.entry.value as StoredBinding | undefined;
     if (existing?.version !== expectedVersion) return { written: false, binding: existing };
     const stored = this.stored(binding);
-    this.write(key.partition, key.kind, key.id, stored, this.options.ttls[key.kind]);
+    if (!this.write(key.partition, key.kind, key.id, stored, this.options.ttls[key.kind])) return { written: false, binding: existing };
     return { written: true, binding: stored };
   }
 
@@ -208,7 +231,7 @@ export class MemoryBindingStore implements BindingStore {
     const entryId = this.entryId(key.kind, key.id);
     const found = this.find(key.partition, entryId);
     if (!found || (found.entry.value as StoredBinding).version !== expectedVersion) return false;
-    this.remove(key.partition, found.partition, found.list, entryId);
+    this.remove(found.partition, found.list, entryId);
     return true;
   }
 
@@ -216,13 +239,14 @@ export class MemoryBindingStore implements BindingStore {
     return this.find(key.partition, this.entryId('exclusion', key.id))?.entry.value as Exclusion | undefined;
   }
 
+  /** Read and write with no await between them: the merge is atomic. */
   async exclude(key: ExclusionKey, entry: { readonly domain?: string; readonly account?: string }): Promise<Exclusion> {
-    const current = ((await this.readExclusion(key)) ?? { domains: [], accounts: [] }) as Exclusion;
+    const current = (this.find(key.partition, this.entryId('exclusion', key.id))?.entry.value as Exclusion | undefined) ?? { domains: [], accounts: [] };
     const next: Exclusion = {
       domains: entry.domain !== undefined && !current.domains.includes(entry.domain) ? [...current.domains, entry.domain] : current.domains,
       accounts: entry.account !== undefined && !current.accounts.includes(entry.account) ? [...current.accounts, entry.account] : current.accounts,
     };
-    this.write(key.partition, 'exclusion', key.id, next, this.options.ttls.exclusion);
+    this.write(key.partition, 'exclusion', key.id, next, this.options.ttls.exclusion, true);
     return next;
   }
 
@@ -231,13 +255,13 @@ export class MemoryBindingStore implements BindingStore {
     const entryId = this.entryId(key.kind, key.id);
     const found = this.find(key.partition, entryId);
     if (!found) return false;
-    this.remove(key.partition, found.partition, found.list, entryId);
+    this.remove(found.partition, found.list, entryId);
     return true;
   }
 
   async close(): Promise<void> {
     this.partitions.clear();
+    this.sizes.clear();
     this.count = 0;
-    this.largest = undefined;
   }
 }

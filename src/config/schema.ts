@@ -67,6 +67,8 @@ const storeSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('memory'),
     maxEntries: z.number().int().positive().default(200_000),
+    /** One principal's share: past it, its own entries make room (default: half of maxEntries). */
+    maxEntriesPerPrincipal: z.number().int().positive().optional(),
   }),
   z.strictObject({
     kind: z.literal('redis'),

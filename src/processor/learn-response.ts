@@ -58,7 +58,7 @@ export async function recordProof(
   context: ProcessorContext,
   scope: BindingScope,
   account: Account,
-  proof: { sessionKey: BindingKey | undefined; hardenSession: boolean; unknownState: readonly CarriedState[]; orphan: boolean },
+  proof: { sessionKey: BindingKey | undefined; hardenSession: boolean; unknownState: readonly CarriedState[]; orphan: boolean; followsAnchor: boolean },
 ): Promise<void> {
   const { store, metrics } = context;
   const now = context.clock();
@@ -76,8 +76,9 @@ export async function recordProof(
   if (!proof.hardenSession || !proof.sessionKey) return;
   for (let attempt = 0; attempt < 3; attempt++) {
     const [current] = await store.read([proof.sessionKey]);
-    // First proof wins: a session another request proved elsewhere keeps that account.
-    if (current?.strength === 'hard') return;
+    // First proof wins: a session another request proved elsewhere keeps that account,
+    // unless an exact-account anchor (a turn token, a stored object) just proved otherwise.
+    if (current?.strength === 'hard' && (current.account === account.name || !proof.followsAnchor)) return;
     const result = current ? await store.compareAndSet(proof.sessionKey, current.version, binding) : await store.create(proof.sessionKey, binding);
     if ('written' in result ? result.written : result.created) {
       metrics.bindingsWritten.inc({ kind: 'session', mode: 'harden' });

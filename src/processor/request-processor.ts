@@ -4,7 +4,7 @@ import type { RequestProcessor } from '../extproc/stream.js';
 import { CONTINUE, type PhaseAnswer } from '../extproc/phase-answer.js';
 import { pruneUnreadable, type PrunedRequest } from '../healing/prune-unreadable.js';
 import { readRequestBody, type ReadableBody } from '../request/read-body.js';
-import { isWebSocketUpgrade, splitPath, type RequestView } from '../request/request-view.js';
+import { isWebSocketUpgrade, splitPath, storesByDefault, type RequestView } from '../request/request-view.js';
 import { storedObjectCall, type StoredObjectCall } from '../request/stored-object-call.js';
 import { extractSignals, TURN_STATE_HEADER, type Signals } from '../signals/signals.js';
 import type { ProcessorContext } from './context.js';
@@ -120,7 +120,11 @@ export class AffinityRequestProcessor implements RequestProcessor {
         healing = { droppedItems: pruned.droppedItems, droppedPreviousResponse: pruned.droppedPreviousResponse, bodyChanged: true };
       }
     }
-    let routed = await routeRequest(this.context, pool, scope, signals, body, { accountBoundTransport: this.upgrade, ...(this.objectCall ? { requires: this.objectCall.requires } : {}) });
+    let routed = await routeRequest(this.context, pool, scope, signals, body, {
+      accountBoundTransport: this.upgrade,
+      storesByDefault: storesByDefault(view.path),
+      ...(this.objectCall ? { requires: this.objectCall.requires } : {}),
+    });
     if (routed.decision.kind === 'reject' && routed.decision.code === 'account_domain_unavailable' && config.healing.enabled && !this.objectCall) {
       ({ routed, signals } = await this.rebindGoneSession(routed, body));
       healing = { droppedItems: healing?.droppedItems ?? 0, droppedPreviousResponse: healing?.droppedPreviousResponse ?? false, bodyChanged: healing?.bodyChanged ?? false };
@@ -169,9 +173,9 @@ export class AffinityRequestProcessor implements RequestProcessor {
       streamForced: changes.streamForced,
       requestBodyMode: this.upgrade ? 'NONE' : 'BUFFERED',
       healedHeader: healing ? `dropped-reasoning-items=${healing.droppedItems}${healing.droppedPreviousResponse ? '; dropped-previous-response' : ''}` : undefined,
-      proof: { sessionKey: routed.sessionKey, hardenSession: decision.hardenOnSuccess, unknownState: routed.unknownState, orphan: decision.orphan },
+      proof: { sessionKey: routed.sessionKey, hardenSession: decision.hardenOnSuccess, unknownState: routed.unknownState, orphan: decision.orphan, followsAnchor: decision.followsAnchor },
       placementKey: routed.placementKey,
-      requestStored: body !== undefined && signals.store !== false && !changes.storeForcedOff,
+      requestStored: body !== undefined && (signals.store ?? storesByDefault(view.path)) && !changes.storeForcedOff,
     });
     return {
       headers: changes.headers,
@@ -198,7 +202,8 @@ export class AffinityRequestProcessor implements RequestProcessor {
     const headers = new Map(this.view!.headers);
     headers.delete(TURN_STATE_HEADER);
     const rebound = extractSignals(headers, body);
-    return { routed: await routeRequest(this.context, this.pool!, this.scope!, rebound, body, { accountBoundTransport: this.upgrade }), signals: rebound };
+    const options = { accountBoundTransport: this.upgrade, storesByDefault: storesByDefault(this.view!.path) };
+    return { routed: await routeRequest(this.context, this.pool!, this.scope!, rebound, body, options), signals: rebound };
   }
 
   async responseHeaders(headers: Map<string, string>, endOfStream: boolean): Promise<PhaseAnswer> {

@@ -34,7 +34,13 @@ export interface ResponseHandlerOptions {
   readonly scope: BindingScope;
   readonly decision: RouteDecision;
   /** What a 2xx from the account proves (session binding, state whose owner was unknown). */
-  readonly proof: { readonly sessionKey: BindingKey | undefined; readonly hardenSession: boolean; readonly unknownState: readonly CarriedState[]; readonly orphan: boolean };
+  readonly proof: {
+    readonly sessionKey: BindingKey | undefined;
+    readonly hardenSession: boolean;
+    readonly unknownState: readonly CarriedState[];
+    readonly orphan: boolean;
+    readonly followsAnchor: boolean;
+  };
   /** The request as sent asked the upstream to store the response (store true or absent, after rewrites). */
   readonly requestStored: boolean;
   /** Where an orphan's refusal is remembered. */
@@ -62,6 +68,10 @@ export class ResponseHandler {
   private readonly account: Account;
   /** A success status arrived; proof is recorded once the answer is known to be no error. */
   private proofPending = false;
+  /** The turn-state token a success issued: learned with the proof (a failed stream's token is not). */
+  private issuedToken: string | undefined;
+  /** A streamed success this handler cannot read (compressed): its outcome stays unknown. */
+  private streamUnread = false;
 
   constructor(
     private readonly context: ProcessorContext,
@@ -100,7 +110,7 @@ export class ResponseHandler {
     } else if ((status >= 200 && status < 300) || status === 101) {
       accountState.recordSuccess(account.name);
       const token = headers.get(TURN_STATE_HEADER)?.trim();
-      if (token && token.length <= 1024) await learnTurnState(this.context, this.options.scope, account, token);
+      if (token && token.length <= 1024) this.issuedToken = token;
       this.proofPending = true;
     }
     const answer = await this.readingFor(status, headers, endOfStream);
@@ -131,7 +141,11 @@ export class ResponseHandler {
         this.reading = { kind: 'sse_to_json', chunks: [], size: 0 };
         return buffered;
       }
-      if (this.encoding !== undefined) return CONTINUE; // a compressed stream is not inspected
+      if (this.encoding !== undefined) {
+        // A compressed stream is not inspected: whether it ends in an error is never known.
+        this.streamUnread = true;
+        return CONTINUE;
+      }
       this.reading = { kind: 'sse', inspector: new SseInspector() };
       return { modeOverride: { requestBody, responseBody: 'STREAMED' } };
     }
@@ -186,6 +200,12 @@ export class ResponseHandler {
   private async prove(): Promise<void> {
     if (!this.proofPending) return;
     this.proofPending = false;
+    // The token is the issuing account's routing state whatever the stream became; it is
+    // learned only once the answer is known to be no error, so a failed turn's retry
+    // (which replays it) is not pinned to an account that refused the turn's state.
+    if (this.issuedToken !== undefined) await learnTurnState(this.context, this.options.scope, this.account, this.issuedToken);
+    // An unread stream proves nothing about a guess: an orphan stays unproved.
+    if (this.streamUnread && this.options.proof.orphan) return;
     await recordProof(this.context, this.options.scope, this.account, this.options.proof);
   }
 

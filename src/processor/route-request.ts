@@ -36,7 +36,7 @@ export interface RoutedRequest {
   readonly sessionKey: BindingKey | undefined;
   /** What the request carries whose owner the store did not know: learned when a 2xx proves it. */
   readonly unknownState: readonly CarriedState[];
-  /** The key exclusions are kept under (the session's, else the request's state's). */
+  /** The key exclusions are kept under (the session's, else the request's state's; a seed's conversation: its state's). */
   readonly placementKey: BindingKey | undefined;
 }
 
@@ -74,7 +74,7 @@ export async function routeRequest(
   scope: BindingScope,
   signals: Signals,
   body: { buffer: Buffer; scan: BodyScan } | undefined,
-  options: { accountBoundTransport?: boolean; requires?: readonly Capability[] } = {},
+  options: { accountBoundTransport?: boolean; requires?: readonly Capability[]; storesByDefault?: boolean } = {},
 ): Promise<RoutedRequest> {
   const { config, store, metrics } = context;
   const stickyKey = chooseStickyKey(signals, config.routing.contentSeed && body ? () => contentSeed(body.buffer, body.scan) : undefined);
@@ -114,12 +114,15 @@ export async function routeRequest(
     signals.conversation !== undefined ||
     signals.hasStoredReference;
   const firstUnknown = unknownState[0];
-  const placementKey = sessionKey ?? (firstUnknown ? bindingKey(scope, firstUnknown.kind, firstUnknown.values[0]!) : undefined);
-  // Only an orphan reads its exclusions: a second round trip for the rare case.
-  const exclusion: Exclusion | undefined =
-    strength === 'hard' && anchors.length === 0 && sessionBinding?.strength !== 'hard' && placementKey ? await store.readExclusion(exclusionKey(placementKey)) : undefined;
+  const stateKey = firstUnknown ? bindingKey(scope, firstUnknown.kind, firstUnknown.values[0]!) : undefined;
+  const placementKey = sessionKey ?? stateKey;
+  // A content seed is shared by strangers who open alike: one conversation's refusals are
+  // kept under its own state, not under the seed.
+  const exclusionAt = stickyKey?.source === 'content_seed' ? (stateKey ?? sessionKey) : placementKey;
+  // Only an orphan (hard, no anchor) reads its exclusions: a second round trip for the rare case.
+  const exclusion: Exclusion | undefined = strength === 'hard' && anchors.length === 0 && exclusionAt ? await store.readExclusion(exclusionKey(exclusionAt)) : undefined;
 
-  const fromSignals = capabilityNeeds(signals, body !== undefined);
+  const fromSignals = capabilityNeeds(signals, body !== undefined && (signals.store ?? options.storesByDefault ?? true));
   const needs: CapabilityNeeds = options.requires?.length
     ? { required: [...new Set([...fromSignals.required, ...options.requires])], preferred: fromSignals.preferred }
     : fromSignals;
@@ -135,6 +138,7 @@ export async function routeRequest(
     anchors,
     accountScoped,
     accountBoundTransport,
+    carriesUnknownState: unknownState.length > 0,
     sessionBinding: session,
     parentBinding,
     exclusion,
@@ -160,5 +164,5 @@ export async function routeRequest(
     metrics.bindingRaces.inc();
     decision = decide(input(sessionBinding));
   }
-  return { decision, stickyKey, sessionKey, unknownState, placementKey };
+  return { decision, stickyKey, sessionKey, unknownState, placementKey: exclusionAt };
 }

@@ -22,3 +22,8 @@ export function isWebSocketUpgrade(view: RequestView): boolean {
 
 /** application/json and application/<anything>+json. */
 export const JSON_CONTENT_TYPE = /^application\/(?:[\w.+-]*\+)?json\b/i;
+
+/** Whether the endpoint stores a response when the request says nothing (Responses: yes; Chat Completions: no). */
+export function storesByDefault(path: string): boolean {
+  return !path.endsWith('/chat/completions');
+}

@@ -15,7 +15,10 @@ export type StoredObjectCall =
 
 const OBJECT_ID = /^[A-Za-z0-9_-]{1,256}$/;
 const CONVERSATIONS = '/v1/conversations';
-const RESPONSES = '/v1/responses/';
+const RESPONSES = ['/v1/responses/', '/responses/'];
+const OBJECT_METHODS = new Set(['GET', 'POST', 'DELETE']);
+/** Percent-encoding, empty or dot segments: not a path this processor reads ids from (Envoy normalises them when configured to). */
+const UNREAD_PATH = /%|\/\/|\/\.\.?(\/|$)/;
 /** Paths under /v1/responses/ that are inference calls, not object ids. */
 const NOT_OBJECT_IDS = new Set(['compact', 'input_tokens']);
 
@@ -28,13 +31,15 @@ function idAfter(path: string, prefix: string): string | undefined {
 
 export function storedObjectCall(view: RequestView): StoredObjectCall | undefined {
   const { path, method } = view;
-  if (path === CONVERSATIONS) return method === 'POST' ? { kind: 'create_conversation', requires: ['conversations'] } : undefined;
+  if (!OBJECT_METHODS.has(method) || UNREAD_PATH.test(path)) return undefined;
+  if (path === CONVERSATIONS || path === `${CONVERSATIONS}/`) return method === 'POST' ? { kind: 'create_conversation', requires: ['conversations'] } : undefined;
   if (path.startsWith(`${CONVERSATIONS}/`)) {
     const id = idAfter(path, `${CONVERSATIONS}/`);
     return id ? { kind: 'conversation', id, requires: ['conversations'] } : undefined;
   }
-  if (path.startsWith(RESPONSES)) {
-    const id = idAfter(path, RESPONSES);
+  const prefix = RESPONSES.find((candidate) => path.startsWith(candidate));
+  if (prefix) {
+    const id = idAfter(path, prefix);
     return id && !NOT_OBJECT_IDS.has(id) ? { kind: 'response', id, requires: ['stored_responses'] } : undefined;
   }
   return undefined;

@@ -56,7 +56,8 @@ export class SseInspector {
       return;
     }
     const response = data.response as { error?: unknown } | undefined;
-    if (type === 'response.failed' && response?.error) this.streamError = { error: response.error };
+    // A failed response is an error even when it names none.
+    if (type === 'response.failed') this.streamError = { error: response?.error ?? { code: null, message: 'response.failed' } };
     this.pending.push(factsFromResponseObject(data.response));
     if (FINAL_EVENTS.has(type)) {
       this.done = true;

@@ -39,6 +39,8 @@ export interface DecisionInput {
    * account-bound from its first 101; before that it is placed like any other.
    */
   readonly accountBoundTransport: boolean;
+  /** The request carries state (ids, a conversation) whose owner the store does not know. */
+  readonly carriesUnknownState: boolean;
   readonly sessionBinding: StoredBinding | undefined;
   readonly parentBinding: Binding | undefined;
   /** Where this session's orphaned requests were already refused. */
@@ -79,6 +81,8 @@ export interface RouteDecision {
   readonly orphan: boolean;
   /** An anchor disagreed with the session's binding. */
   readonly anchorConflict: boolean;
+  /** An exact-account anchor disagreed: once proved, the session binding follows it even when hard. */
+  readonly followsAnchor: boolean;
 }
 
 export interface RejectDecision {
@@ -96,13 +100,17 @@ function findCandidate(candidates: readonly Candidate[], name: string): Candidat
   return candidates.find((candidate) => candidate.account.name === name);
 }
 
-function stateGone(source: SignalSource): RejectDecision {
+const GONE_MESSAGE =
+  'This session holds state (encrypted reasoning, a stored response, item or conversation, or a turn token) that only the upstream account that produced it can read, and that account is not configured in this pool any more. Start a new session.';
+const REFUSED_MESSAGE =
+  'This session holds state (encrypted reasoning, a stored response, item or conversation) that every account of this pool able to serve it has refused as unreadable. Start a new session.';
+
+function stateGone(source: SignalSource, message = GONE_MESSAGE): RejectDecision {
   return {
     kind: 'reject',
     status: 409,
     code: 'account_domain_unavailable',
-    message:
-      'This session holds state (encrypted reasoning, a stored response, item or conversation, or a turn token) that only the upstream account that produced it can read, and that account is not configured in this pool any more. Start a new session.',
+    message,
     strength: 'hard',
     source,
   };
@@ -172,7 +180,7 @@ function withinDomain(
 function route(
   input: DecisionInput,
   account: Account,
-  fields: { strength: Strength; source: SignalSource | 'none'; outcome: Outcome; sessionWrite?: RouteDecision['sessionWrite']; orphan?: boolean; anchorConflict?: boolean },
+  fields: { strength: Strength; source: SignalSource | 'none'; outcome: Outcome; sessionWrite?: RouteDecision['sessionWrite']; orphan?: boolean; anchorConflict?: boolean; followsAnchor?: boolean },
 ): RouteDecision {
   const session = input.sessionBinding;
   const hardenOnSuccess =
@@ -180,7 +188,7 @@ function route(
     input.stickySource !== undefined &&
     // A content seed groups strangers who open alike: it only ever asks for cache locality.
     input.stickySource !== 'content_seed' &&
-    (session === undefined || session.strength !== 'hard' || session.account !== account.name);
+    (session === undefined || session.strength !== 'hard' || (fields.followsAnchor === true && session.account !== account.name));
   return {
     kind: 'route',
     account,
@@ -191,6 +199,7 @@ function route(
     hardenOnSuccess,
     orphan: fields.orphan ?? false,
     anchorConflict: fields.anchorConflict ?? false,
+    followsAnchor: fields.followsAnchor ?? false,
   };
 }
 
@@ -219,7 +228,10 @@ export function decide(input: DecisionInput): Decision {
       // Stored objects and turn tokens live on one account: there, cooling or not.
       const own = findCandidate(input.candidates, anchor.binding.account);
       if (!own) return stateGone(anchor.source);
-      return route(input, own.account, { strength: 'hard', source: reported, outcome: 'bound', sessionWrite: createIfNew, anchorConflict: conflict });
+      // Its owner cannot do what the request also asks (a ChatGPT Codex account's turn
+      // token with a previous_response_id): no account can serve it.
+      if (!capable.includes(own)) return capabilityMissing(needs.required, 'hard', anchor.source);
+      return route(input, own.account, { strength: 'hard', source: reported, outcome: 'bound', sessionWrite: createIfNew, anchorConflict: conflict, followsAnchor: conflict });
     }
     const own = findCandidate(input.candidates, anchor.binding.account);
     // The account holds the state: its current domain label counts, not the stored one.
@@ -233,13 +245,15 @@ export function decide(input: DecisionInput): Decision {
 
   if (strength === 'hard' || (input.accountBoundTransport && sessionBinding?.strength === 'hard')) {
     if (sessionBinding?.strength === 'hard') {
-      // A 2xx proved this account reads the session's state; its anchors are gone from the store.
+      // A 2xx proved this account reads the session's state.
       const own = findCandidate(input.candidates, sessionBinding.account);
-      if (input.accountScoped) {
-        if (!own) return stateGone(source as SignalSource);
-        return route(input, own.account, { strength, source, outcome: 'bound' });
-      }
-      const resolved = withinDomain(input, capable, own ? own.account.domain : sessionBinding.domain, [sessionBinding.account]);
+      const domain = own ? own.account.domain : sessionBinding.domain;
+      if (input.accountScoped ? !own : !input.candidates.some(inDomain(domain))) return stateGone(source as SignalSource);
+      // What the request carries was never learned (evicted, another replica's, or new
+      // ids): the session's account is the best guess, but still a guess.
+      if (input.carriesUnknownState || !capable.includes(own!)) return orphan(input, capable, source);
+      if (input.accountScoped) return route(input, own!.account, { strength: 'hard', source, outcome: 'bound' });
+      const resolved = withinDomain(input, capable, domain, [sessionBinding.account]);
       if (!resolved) return stateGone(source as SignalSource);
       return route(input, resolved.account, { strength, source, outcome: resolved.outcome });
     }
@@ -253,6 +267,8 @@ export function decide(input: DecisionInput): Decision {
       // next turn will; it stays in the domain and changes no binding.
       const resolved = own ? withinDomain(input, capable, own.account.domain, [own.account.name]) : undefined;
       if (resolved) return route(input, resolved.account, { strength, source, outcome: resolved.outcome });
+      // Its account cannot serve this request: it goes elsewhere, the hard binding stays.
+      return route(input, choose(capable, input)!, { strength, source, outcome: 'moved' });
     } else if (own && usableAt(input.context)(own) && servesPreferences(own, capable, input)) {
       return route(input, own.account, { strength, source, outcome: 'bound' });
     }
@@ -283,10 +299,12 @@ export function decide(input: DecisionInput): Decision {
  * both cases skipping what already refused this session. Nothing is recorded
  * until a 2xx proves the choice.
  */
-function orphan(input: DecisionInput, capable: readonly Candidate[], source: SignalSource | 'none'): RouteDecision {
+function orphan(input: DecisionInput, capable: readonly Candidate[], source: SignalSource | 'none'): Decision {
   const excludedDomains = new Set(input.exclusion?.domains ?? []);
   const excludedAccounts = new Set(input.exclusion?.accounts ?? []);
   const allowed = capable.filter((candidate) => !excludedDomains.has(candidate.account.domain) && !excludedAccounts.has(candidate.account.name));
+  // Every account that could serve it has refused this session's state: nobody here can read it.
+  if (allowed.length === 0) return stateGone(source === 'none' ? 'encrypted_item' : source, REFUSED_MESSAGE);
   const session = input.sessionBinding ? findCandidate(allowed, input.sessionBinding.account) : undefined;
   // The session's own account most likely produced its state: that account for stored
   // objects, its domain for encrypted content (cooling or not), so a guess never sends
@@ -296,7 +314,6 @@ function orphan(input: DecisionInput, capable: readonly Candidate[], source: Sig
     : input.accountScoped
       ? { account: session.account }
       : withinDomain(input, allowed, session.account.domain, [session.account.name]);
-  // Every candidate refused already: start over rather than refuse the client.
-  const account = inSessionDomain?.account ?? choose(allowed.length > 0 ? allowed : capable, input)!;
+  const account = inSessionDomain?.account ?? choose(allowed, input)!;
   return route(input, account, { strength: 'hard', source, outcome: 'orphan', orphan: true });
 }

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bindingKey, exclusionKey, type Binding, type BindingScope } from '../../src/bindings/binding.js';
 import { MemoryBindingStore } from '../../src/bindings/memory-store.js';
@@ -8,11 +9,12 @@ const tenant = (principal: string): BindingScope => ({ pool: 'default', principa
 const A: BindingScope = tenant('a');
 const bound = (account: string, strength: Binding['strength'] = 'soft'): Binding => ({ account, domain: `d-${account}`, strength, createdAt: 0, lastSeenAt: 0 });
 
-function store(maxEntries = 1000, onEvict?: (evicted: { kind: string; hard: boolean; ownPartition: boolean }) => void) {
+function store(maxEntries = 1000, onEvict?: (evicted: { kind: string; hard: boolean; ownPartition: boolean }) => void, maxEntriesPerPrincipal = maxEntries) {
   const clock = { now: 0 };
-  const instance = new MemoryBindingStore({ maxEntries, ttls: TTLS, slideFraction: 0.5, now: () => clock.now, ...(onEvict ? { onEvict } : {}) });
+  const instance = new MemoryBindingStore({ maxEntries, maxEntriesPerPrincipal, ttls: TTLS, slideFraction: 0.5, now: () => clock.now, ...(onEvict ? { onEvict } : {}) });
   return { store: instance, clock };
 }
+const hardId = (scope: BindingScope, id: string) => ({ key: bindingKey(scope, 'response', id), binding: bound('x', 'hard') });
 
 describe('memory store: the binding store contract', () => {
   it('creation is first-writer-wins and returns what is stored', async () => {
@@ -68,17 +70,18 @@ describe('memory store: the binding store contract', () => {
 
   it('a flood by one principal evicts its own entries first, never another principal’s binding', async () => {
     const evictions: Array<{ hard: boolean; ownPartition: boolean }> = [];
-    const { store: bindings } = store(2000, (evicted) => evictions.push(evicted));
+    const { store: bindings } = store(2000, (evicted) => evictions.push(evicted), 1000);
     const victims = Array.from({ length: 300 }, (_, index) => bindingKey(A, 'session', `victim-${index}`));
     for (const [index, key] of victims.entries()) await bindings.create(key, bound('x', index % 2 === 0 ? 'hard' : 'soft'));
     const flooder = tenant('flooder');
     for (let index = 0; index < 25_000; index++) await bindings.create(bindingKey(flooder, 'session', `flood-${index}`), bound('y'));
-    expect(bindings.size).toBeLessThanOrEqual(2000);
+    expect(bindings.size).toBeLessThanOrEqual(1300);
     expect((await bindings.read(victims)).every((entry) => entry?.account === 'x')).toBe(true);
+    expect(evictions.length).toBe(24_000);
     expect(evictions.every((evicted) => evicted.ownPartition && !evicted.hard)).toBe(true);
   });
 
-  it('many small principals cannot push out a principal’s hard bindings with soft ones', async () => {
+  it('many small principals’ soft entries never displace a principal’s hard bindings', async () => {
     const { store: bindings } = store(500);
     const hard = Array.from({ length: 400 }, (_, index) => bindingKey(A, 'encrypted_item', `rs-${index}`));
     await bindings.learn(hard.map((key) => ({ key, binding: bound('x', 'hard') })));
@@ -87,15 +90,87 @@ describe('memory store: the binding store contract', () => {
     expect(bindings.size).toBeLessThanOrEqual(500);
   });
 
-  it('the largest partition gives way to another principal’s hard binding, soft entries first', async () => {
-    const { store: bindings } = store(100);
-    const big = Array.from({ length: 100 }, (_, index) => bindingKey(A, 'session', `s-${index}`));
-    for (const [index, key] of big.entries()) await bindings.create(key, bound('x', index < 50 ? 'hard' : 'soft'));
-    const other = tenant('b');
-    await bindings.learn([{ key: bindingKey(other, 'response', 'resp_1'), binding: bound('z', 'hard') }]);
-    expect((await bindings.read([bindingKey(other, 'response', 'resp_1')]))[0]?.account).toBe('z');
-    const remaining = await bindings.read(big);
-    expect(remaining.slice(0, 50).every((entry) => entry?.strength === 'hard')).toBe(true);
-    expect(remaining.filter((entry) => entry === undefined).length).toBe(1);
+  it('the largest partition gives way, soft entries first; a small principal keeps its hard entry', async () => {
+    const { store: bindings } = store(6);
+    const flooder = tenant('flooder');
+    for (let index = 0; index < 6; index++) await bindings.create(bindingKey(flooder, 'session', `f${index}`), bound('y'));
+    const victim = hardId(tenant('victim'), 'resp_v');
+    await bindings.learn([victim]);
+    await bindings.learn([hardId(tenant('third'), 'resp_g')]);
+    await bindings.learn([hardId(tenant('fourth'), 'resp_h')]);
+    expect((await bindings.read([victim.key]))[0]?.account).toBe('x');
+    expect(bindings.size).toBe(6);
+  });
+
+  it('expired entries go before live ones, whatever their place in the recency list', async () => {
+    const { store: bindings, clock } = store(2);
+    const conversation = bindingKey(A, 'conversation', 'conv_1');
+    await bindings.learn([{ key: conversation, binding: bound('x', 'hard') }]);
+    await bindings.learn([{ key: bindingKey(A, 'turn_state', 'token'), binding: bound('x', 'hard') }]);
+    await bindings.read([conversation]);
+    clock.now = 3000; // the token (2 s) expired, the conversation (9 s) lives
+    await bindings.learn([hardId(A, 'resp_new')]);
+    expect((await bindings.read([conversation]))[0]?.account).toBe('x');
+  });
+
+  it('a store full of hard entries stores no other principal’s soft binding, but always keeps an exclusion', async () => {
+    const refused: string[] = [];
+    const clock = { now: 0 };
+    const bindings = new MemoryBindingStore({ maxEntries: 2, maxEntriesPerPrincipal: 2, ttls: TTLS, slideFraction: 0.5, now: () => clock.now, onRefuse: (entry) => refused.push(entry.kind) });
+    await bindings.learn([hardId(A, '1'), hardId(A, '2')]);
+    const key = bindingKey(tenant('b'), 'session', 's');
+    await bindings.create(key, bound('y'));
+    expect([(await bindings.read([key]))[0], refused]).toEqual([undefined, ['session']]);
+    await bindings.exclude(exclusionKey(key), { domain: 'org-a' });
+    expect(await bindings.readExclusion(exclusionKey(key))).toEqual({ domains: ['org-a'], accounts: [] });
+  });
+
+  it('concurrent exclusions of one session both stay (the merge is atomic)', async () => {
+    const { store: bindings } = store();
+    const key = exclusionKey(bindingKey(A, 'session', 'parallel'));
+    await Promise.all([bindings.exclude(key, { domain: 'org-a' }), bindings.exclude(key, { domain: 'org-b' })]);
+    expect([...((await bindings.readExclusion(key))?.domains ?? [])].sort()).toEqual(['org-a', 'org-b']);
+  });
+
+  it('keeps its count exact and within both bounds under any sequence of operations', async () => {
+    const operation = fc.record({
+      op: fc.constantFrom('create', 'cas', 'learn', 'exclude', 'delete', 'forget', 'tick'),
+      principal: fc.integer({ min: 0, max: 4 }),
+      id: fc.integer({ min: 0, max: 12 }),
+      hard: fc.boolean(),
+      kind: fc.constantFrom('session', 'response', 'turn_state', 'conversation') as fc.Arbitrary<'session' | 'response' | 'turn_state' | 'conversation'>,
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(operation, { maxLength: 200 }), async (operations) => {
+        const { store: bindings, clock } = store(7, undefined, 4);
+        const seen = new Map<string, ReturnType<typeof bindingKey>>();
+        for (const step of operations) {
+          const scope = tenant(`p${step.principal}`);
+          const key = bindingKey(scope, step.kind, `v${step.id}`);
+          seen.set(`${key.partition}:${key.kind}:${key.id}`, key);
+          if (step.op === 'create') await bindings.create(key, bound('x', step.hard ? 'hard' : 'soft'));
+          else if (step.op === 'cas') {
+            const [current] = await bindings.read([key]);
+            await bindings.compareAndSet(key, current?.version, bound('y', step.hard ? 'hard' : 'soft'));
+          } else if (step.op === 'learn') await bindings.learn([{ key, binding: bound('z', 'hard') }]);
+          else if (step.op === 'exclude') await bindings.exclude(exclusionKey(key), { domain: `d${step.id}` });
+          else if (step.op === 'delete') {
+            const [current] = await bindings.read([key]);
+            if (current) await bindings.deleteIf(key, current.version);
+          } else if (step.op === 'forget') bindings.forget(key);
+          else clock.now += 700;
+          expect(bindings.size).toBeLessThanOrEqual(7);
+        }
+        // Every live entry is counted once; expired ones are only ever fewer.
+        const live = (await bindings.read([...seen.values()])).filter((entry) => entry !== undefined).length;
+        expect(live).toBeLessThanOrEqual(bindings.size);
+        // Once everything has expired and been looked at, nothing is left counted.
+        clock.now += 1_000_000;
+        await bindings.read([...seen.values()]);
+        for (const key of seen.values()) await bindings.readExclusion(exclusionKey(key));
+        expect(bindings.size).toBe(0);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

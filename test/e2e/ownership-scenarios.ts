@@ -452,8 +452,9 @@ export async function floodNewSessions(address: string, options: { count: number
   return { errors, clusters };
 }
 
-export async function floodScenario(options: { sessionsA: number; flood: number; maxEntries: number; concurrency: number; seed: number }): Promise<FloodFigures> {
-  const stack = await startStack({ topology: 'affinity', accounts: THREE_DOMAINS, processor: { store: { kind: 'memory', maxEntries: options.maxEntries } } });
+export async function floodScenario(options: { sessionsA: number; flood: number; maxEntries: number; maxEntriesPerPrincipal?: number; concurrency: number; seed: number }): Promise<FloodFigures> {
+  const store = { kind: 'memory' as const, maxEntries: options.maxEntries, ...(options.maxEntriesPerPrincipal ? { maxEntriesPerPrincipal: options.maxEntriesPerPrincipal } : {}) };
+  const stack = await startStack({ topology: 'affinity', accounts: THREE_DOMAINS, processor: { store } });
   try {
     const limited = stack.accounts[0]!;
     rateLimit(limited, 2);

@@ -38,6 +38,7 @@ function input(overrides: Partial<DecisionInput> & { health?: Record<string, Acc
     anchors: [],
     accountScoped: false,
     accountBoundTransport: false,
+    carriesUnknownState: false,
     sessionBinding: undefined,
     parentBinding: undefined,
     exclusion: undefined,
@@ -145,8 +146,8 @@ describe('decide: hard requests never harden a guess', () => {
     const exclusion = (domains: string[], accounts: string[] = []): Exclusion => ({ domains, accounts });
     expect(routeOf(input({ strength: 'hard', placementKey: key, exclusion: exclusion(['org-a']) })).account.name).toBe('b1');
     expect(routeOf(input({ strength: 'hard', placementKey: key, exclusion: exclusion(['org-b'], ['a1']) })).account.name).toBe('a2');
-    // Everything refused: placement starts over rather than refusing the client.
-    expect(['a1', 'a2', 'b1']).toContain(routeOf(input({ strength: 'hard', placementKey: key, exclusion: exclusion(['org-a', 'org-b']) })).account.name);
+    // Everything refused: no account here can read it, and the client is told so (409, healable).
+    expect(decide(input({ strength: 'hard', placementKey: key, exclusion: exclusion(['org-a', 'org-b']) }))).toMatchObject({ kind: 'reject', status: 409, code: 'account_domain_unavailable' });
   });
 
   it('an orphan with a soft session binding guesses the session’s own place: its account for stored objects, its domain for encrypted content', () => {
@@ -208,6 +209,33 @@ describe('decide: owner scopes', () => {
     expect(decide(input({ strength: 'hard', anchors: [anchor('encrypted_item', gone)] }))).toMatchObject({ kind: 'reject', status: 409, code: 'account_domain_unavailable' });
     expect(decide(input({ strength: 'hard', accountScoped: true, anchors: [anchor('response', account('a9', 'org-a'))] }))).toMatchObject({ kind: 'reject', status: 409 });
     expect(routeOf(input({ strength: 'hard', anchors: [anchor('encrypted_item', account('a9', 'org-a'))] })).account.domain).toBe('org-a');
+  });
+});
+
+describe('decide: review findings', () => {
+  it('a hard session carrying state the store never learned is an orphan: a refusal moves its next try', () => {
+    const first = routeOf(input({ strength: 'hard', accountScoped: true, carriesUnknownState: true, sessionBinding: binding(A1, 'hard') }));
+    expect([first.account.name, first.outcome, first.orphan]).toEqual(['a1', 'orphan', true]);
+    const next = routeOf(input({ strength: 'hard', accountScoped: true, carriesUnknownState: true, sessionBinding: binding(A1, 'hard'), exclusion: { domains: [], accounts: ['a1'] } }));
+    expect([next.account.name === 'a1', next.orphan]).toEqual([false, true]);
+  });
+
+  it('a WebSocket reconnect of a proved session is bound, not an orphan', () => {
+    const decision = routeOf(input({ strength: 'soft', accountBoundTransport: true, sessionBinding: binding(B1, 'hard'), health: { b1: cooling } }));
+    expect([decision.account.name, decision.outcome, decision.strength]).toEqual(['b1', 'bound', 'hard']);
+  });
+
+  it('a request needing stored state never reaches a ChatGPT Codex account, whatever the session binding says', () => {
+    const mixed = [A1, B1, CODEX];
+    const needs = { required: ['previous_response' as const], preferred: [] };
+    const decision = routeOf(input({ accounts: mixed, strength: 'hard', accountScoped: true, carriesUnknownState: true, needs, sessionBinding: binding(CODEX, 'hard') }));
+    expect(decision.account.profile).toBe('openai');
+    expect(decide(input({ accounts: mixed, strength: 'hard', accountScoped: true, needs, anchors: [anchor('turn_state', CODEX)] }))).toMatchObject({ kind: 'reject', status: 400, code: 'capability_unavailable' });
+  });
+
+  it('a soft request its hard session’s account cannot serve goes elsewhere without touching the binding', () => {
+    const decision = routeOf(input({ accounts: [A1, B1, CODEX], sessionBinding: binding(CODEX, 'hard'), needs: { required: ['background'], preferred: [] } }));
+    expect([decision.account.profile, decision.sessionWrite]).toEqual(['openai', 'none']);
   });
 });
 

@@ -6,8 +6,9 @@ import { parseConfig } from '../../src/config/load.js';
 const DEFAULTS = parseConfig({ accounts: [{ name: 'placeholder', cluster: 'placeholder' }] });
 
 /** An in-memory store with the default TTLs, for tests that share one across processors. */
-export function memoryStore(options: { maxEntries?: number; now?: () => number } = {}): MemoryBindingStore {
-  return createMemoryStore(DEFAULTS, options.now ?? Date.now, undefined, options.maxEntries ?? 100_000);
+export function memoryStore(options: { maxEntries?: number; maxEntriesPerPrincipal?: number; now?: () => number } = {}): MemoryBindingStore {
+  const maxEntries = options.maxEntries ?? 100_000;
+  return createMemoryStore(DEFAULTS, options.now ?? Date.now, undefined, { maxEntries, ...(options.maxEntriesPerPrincipal ? { maxEntriesPerPrincipal: options.maxEntriesPerPrincipal } : {}) });
 }
 
 /** A store whose close() does nothing, to share bindings across processor restarts in a test. */
