@@ -5,7 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { buildAccountDirectory } from './accounts/account.js';
 import { AccountStateTable } from './accounts/health.js';
 import { createAdminServer } from './admin/http-server.js';
+import { createRedisStore } from './bindings/create-redis-store.js';
 import { createMemoryStore } from './bindings/create-store.js';
+import { GuardedStore } from './bindings/guarded-store.js';
 import type { BindingStore } from './bindings/store.js';
 import type { Config } from './config/schema.js';
 import { loadExternalProcessor } from './extproc/proto.js';
@@ -36,9 +38,9 @@ export interface RunningServer {
   stop(graceMilliseconds?: number): Promise<void>;
 }
 
-function createStore(config: Config, clock: () => number, metrics: Metrics): BindingStore {
+function createStore(config: Config, clock: () => number, metrics: Metrics, logger: Logger): BindingStore {
   if (config.store.kind === 'memory') return createMemoryStore(config, clock, metrics);
-  throw new Error('store.kind "redis" is not available in this build yet; use { kind: memory }');
+  return new GuardedStore(createRedisStore(config), { deadline: config.store.deadline, metrics, logger });
 }
 
 function hostForUrl(host: string): string {
@@ -51,7 +53,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? false });
   const credentials = new CredentialStore(config, logger);
   const rewriteRules = new Map<string, ProfileRules>(config.accounts.map((account) => [account.name, mergeRules(PROFILE_RULES[account.profile], account.rewrite)]));
-  const store = options.store ?? createStore(config, clock, metrics);
+  const store = options.store ?? createStore(config, clock, metrics, logger);
   const context: ProcessorContext = {
     config,
     directory: buildAccountDirectory(config),

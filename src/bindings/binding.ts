@@ -72,8 +72,16 @@ function digest(parts: readonly string[], length: number): string {
   return hash.digest('base64url').slice(0, length);
 }
 
+/** One request derives many keys from one scope: its partition is hashed once. */
+const partitions = new WeakMap<BindingScope, string>();
+
 export function partitionOf(scope: BindingScope): string {
-  return digest(['partition', scope.pool, scope.principal], 16);
+  let partition = partitions.get(scope);
+  if (partition === undefined) {
+    partition = digest(['partition', scope.pool, scope.principal], 16);
+    partitions.set(scope, partition);
+  }
+  return partition;
 }
 
 /**

@@ -33,6 +33,15 @@ function checkConsistency(config: Config): string[] {
   if (config.pools && config.pools.length > 0 && !config.routing.poolHeader && !config.pools.some((pool) => pool.name === 'default')) {
     problems.push('pools: without routing.poolHeader every request uses the pool named "default", and none is configured');
   }
+  if (config.store.kind === 'redis') {
+    const store = config.store;
+    const topologies = [store.url, store.nodes, store.sentinels].filter((entry) => entry !== undefined).length;
+    if (topologies !== 1) problems.push('store: a Redis store needs exactly one of url (standalone), nodes (Cluster) or sentinels (with name)');
+    if (store.sentinels && !store.name) problems.push('store.name: Sentinel needs the name of the monitored master');
+    if (!store.hmacSecret) {
+      problems.push('store.hmacSecret: a Redis store needs a secret shared by all replicas ({ env: NAME } or { file: PATH }); keys are HMAC digests under it, so no session id reaches Redis');
+    }
+  }
   config.pools?.forEach((pool, index) => {
     pool.accounts.forEach((name, accountIndex) => {
       if (!names.has(name)) problems.push(`pools[${index}].accounts[${accountIndex}]: unknown account "${name}"`);

@@ -72,8 +72,22 @@ const storeSchema = z.discriminatedUnion('kind', [
   }),
   z.strictObject({
     kind: z.literal('redis'),
-    url: z.string().url(),
-    keyPrefix: z.string().default('codex-affinity:'),
+    /** Standalone: redis://host:port/db, or rediss:// for TLS. */
+    url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+    /** Cluster: seed nodes as host:port. */
+    nodes: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'host:port')).min(1).optional(),
+    /** Sentinel: sentinels as host:port, and the monitored master's name. */
+    sentinels: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'host:port')).min(1).optional(),
+    name: z.string().min(1).optional(),
+    /** TLS for nodes and sentinels (a rediss:// URL implies it). */
+    tls: z.boolean().default(false),
+    username: secretSource.optional(),
+    password: secretSource.optional(),
+    keyPrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'letters, digits, _ . - (1-32)').default('ca'),
+    /** Shared by all replicas: keys are HMAC-SHA256 digests under it. Required. */
+    hmacSecret: secretSource.optional(),
+    /** Every Redis call is abandoned after this (well under Envoy's message timeout). */
+    deadline: duration.prefault('50ms'),
   }),
 ]);
 

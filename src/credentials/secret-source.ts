@@ -14,7 +14,7 @@ export class SecretUnavailableError extends Error {
   }
 }
 
-function readSource(source: SecretSourceConfig): string {
+export function readSource(source: SecretSourceConfig): string {
   let value: string | undefined;
   if ('file' in source) {
     try {

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * Every metric of one processor instance, in a registry of its own (no global
@@ -30,6 +30,9 @@ export class Metrics {
   readonly proofs: Counter<'kind'>;
   readonly exclusions: Counter<'scope'>;
   readonly evictions: Counter<'kind' | 'strength' | 'partition'>;
+  readonly storeSeconds: Histogram<'operation'>;
+  readonly storeErrors: Counter<'operation' | 'reason'>;
+  readonly storeDegraded: Gauge;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -77,6 +80,15 @@ export class Metrics {
       labelNames: ['kind', 'strength', 'partition'],
       registers,
     });
+    this.storeSeconds = new Histogram({
+      name: `${prefix}store_seconds`,
+      help: 'Binding store call latency, by operation.',
+      labelNames: ['operation'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2],
+      registers,
+    });
+    this.storeErrors = new Counter({ name: `${prefix}store_errors_total`, help: 'Binding store calls that failed or overran their deadline.', labelNames: ['operation', 'reason'], registers });
+    this.storeDegraded = new Gauge({ name: `${prefix}store_degraded`, help: '1 while the binding store fails: routing by placement alone.', registers });
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix });
   }
 }

@@ -7,19 +7,15 @@
 // the session for a while, so it costs at most (domains − 1) failed turns. A principal's
 // flood evicts its own entries, never another principal's. chatgpt-codex accounts keep
 // nothing: requests needing stored state go to openai accounts only. Content seeds stay soft.
-// Scenario drivers: ownership-scenarios.ts. Loopback only; every test bounded.
+// Scenario drivers: ownership/ (one file per scenario). Loopback only; every test bounded.
 import { describe, expect, it } from 'vitest';
-import {
-  contentSeedScenario,
-  countBy,
-  floodScenario,
-  mixedPoolScenario,
-  raceScenario,
-  restartScenario,
-  restartWithLimitScenario,
-  storedFailoverScenario,
-  THREE_DOMAINS,
-} from './ownership-scenarios.js';
+import { contentSeedScenario } from './ownership/content-seeds.js';
+import { floodScenario } from './ownership/flood.js';
+import { mixedPoolScenario } from './ownership/mixed-pool.js';
+import { raceScenario } from './ownership/races.js';
+import { restartScenario, restartWithLimitScenario } from './ownership/restart.js';
+import { storedFailoverScenario } from './ownership/stored-failover.js';
+import { countBy, THREE_DOMAINS } from './ownership/tools.js';
 
 const E2E_TIMEOUT = { timeout: 90_000 };
 

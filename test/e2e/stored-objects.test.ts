@@ -4,7 +4,8 @@
 // them, so a round-robin control fails where codex-affinity must not.
 import { describe, expect, it } from 'vitest';
 import { postResponses } from '../workload/index.js';
-import { countBy, liftRateLimit, outcomeOf, rateLimit, sdkHeaders, sleep, type Outcome } from './ownership-scenarios.js';
+import { sdkHeaders } from './ownership/clients.js';
+import { countBy, liftRateLimit, outcomeOf, rateLimit, sleep, type Outcome } from './ownership/tools.js';
 import { startStack, type Stack, type Topology } from './stack.js';
 
 const E2E_TIMEOUT = { timeout: 90_000 };

@@ -1,0 +1,117 @@
+// The processor on a Redis store: replicas share bindings, a Redis that does not
+// answer degrades to placement within the deadline.
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/config/load.js';
+import { codexRequest, metadataOf, routedCluster, ScriptedStream, sseStream, startTestProcessor, type TestProcessor } from '../support/processor.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const prefix = `ca-proc-${randomUUID().slice(0, 8)}`;
+const secretVariable = `CODEX_AFFINITY_TEST_HMAC_${randomUUID().slice(0, 8).replace(/-/g, '')}`;
+let admin: Redis;
+const running: TestProcessor[] = [];
+
+beforeAll(async () => {
+  process.env[secretVariable] = 'replicas-share-this-secret';
+  admin = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
+  try {
+    await admin.ping();
+  } catch (error) {
+    throw new Error(`These tests need a Redis at ${REDIS_URL} (set REDIS_URL, or install redis-server): ${String(error)}`);
+  }
+});
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((processor) => processor.close()));
+});
+
+afterAll(async () => {
+  const keys = await admin.keys(`${prefix}:*`);
+  if (keys.length > 0) await admin.del(...keys);
+  await admin.quit();
+  delete process.env[secretVariable];
+});
+
+const redisStore = (url = REDIS_URL) => ({ kind: 'redis' as const, url, keyPrefix: prefix, hmacSecret: { env: secretVariable }, deadline: '200ms' });
+
+async function replica(url?: string): Promise<TestProcessor> {
+  const processor = await startTestProcessor({ store: redisStore(url) });
+  running.push(processor);
+  return processor;
+}
+
+async function turn(processor: TestProcessor, request: { headers: Record<string, string>; body: Record<string, unknown> }, sse?: string) {
+  const stream = new ScriptedStream(processor);
+  await stream.requestHeaders(request.headers);
+  const routed = await stream.requestBody(request.body);
+  const answered = await stream.responseHeaders({ ':status': '200', 'content-type': 'text/event-stream' });
+  if (answered.mode_override?.response_body_mode && sse) await stream.responseBody(sse, true);
+  await stream.end();
+  return { cluster: routedCluster(routed), metadata: metadataOf(routed) };
+}
+
+describe('Redis store configuration', () => {
+  it('refuses a Redis store without a shared secret, or without exactly one topology, naming the key', () => {
+    const accounts = [{ name: 'a', cluster: 'c' }];
+    const problems = (store: unknown) => {
+      try {
+        parseConfig({ accounts, store });
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+    };
+    expect(problems({ kind: 'redis', url: 'redis://127.0.0.1:6379' }).join('\n')).toMatch(/store\.hmacSecret: .*shared by all replicas/);
+    expect(problems({ kind: 'redis', hmacSecret: { env: 'X' } }).join('\n')).toMatch(/exactly one of url/);
+    expect(problems({ kind: 'redis', url: 'redis://h:1', nodes: ['h:2'], hmacSecret: { env: 'X' } }).join('\n')).toMatch(/exactly one of url/);
+    expect(problems({ kind: 'redis', sentinels: ['h:26379'], hmacSecret: { env: 'X' } }).join('\n')).toMatch(/store\.name/);
+    expect(problems({ kind: 'redis', url: 'http://h', hmacSecret: { env: 'X' } }).join('\n')).toMatch(/store\.url/);
+    expect(problems({ kind: 'redis', nodes: ['127.0.0.1:7000', '127.0.0.1:7001'], hmacSecret: { file: '/run/secret' } })).toEqual([]);
+  });
+});
+
+describe('replicas on one Redis', () => {
+  it('a session started on one replica continues on another, bound by what the first learned', async () => {
+    const [one, two] = [await replica(), await replica()];
+    for (let index = 0; index < 10; index++) {
+      const session = `shared-${index}`;
+      const first = await turn(one, codexRequest({ session, turn: 1 }), sseStream(`resp_${session}`, `rs_${session}_1`));
+      const second = await turn(two, codexRequest({ session, turn: 2 }), sseStream(`resp_${session}_2`, `rs_${session}_2`));
+      expect([second.cluster, second.metadata.outcome]).toEqual([first.cluster, 'bound']);
+      expect(second.metadata.source).toBe('session_header');
+    }
+  });
+
+  it('concurrent first requests of one session on three replicas that place differently end on one account', async () => {
+    const replicas = [await replica(), await replica(), await replica()];
+    // Each replica has seen another account near its usage window: their placements
+    // differ for many sessions, and only first-writer-wins creation makes them agree.
+    ['acct-a', 'acct-b', 'acct-c'].forEach((account, index) => replicas[index]!.server.context.accountState.recordUsage(account, 95, replicas[index]!.clock.now));
+    for (let index = 0; index < 40; index++) {
+      const session = `race-${index}`;
+      const routed = await Promise.all(replicas.map((processor) => turn(processor, codexRequest({ session, turn: 1 }))));
+      expect(new Set(routed.map((entry) => entry.cluster)).size).toBe(1);
+    }
+    const races = await Promise.all(replicas.map(async (processor) => Number(/binding_races_total (\d+)/.exec(await processor.server.context.metrics.registry.metrics())?.[1] ?? 0)));
+    expect(races.reduce((sum, count) => sum + count, 0)).toBeGreaterThan(0);
+  });
+});
+
+describe('a Redis that does not answer', () => {
+  it('degrades to placement within the deadline: same accounts as with the store, nothing waits, one log line', async () => {
+    const healthy = await replica();
+    const placed = new Map<string, string | undefined>();
+    for (let index = 0; index < 10; index++) placed.set(`s-${index}`, (await turn(healthy, codexRequest({ session: `s-${index}`, turn: 1 }))).cluster);
+    // Nothing listens on port 1: every call fails at once.
+    const broken = await replica('redis://127.0.0.1:1');
+    const started = Date.now();
+    for (const [session, cluster] of placed) expect((await turn(broken, codexRequest({ session, turn: 1 }))).cluster).toBe(cluster);
+    expect(Date.now() - started).toBeLessThan(10 * 3 * 200);
+    const metrics = await broken.server.context.metrics.registry.metrics();
+    expect(metrics).toMatch(/codex_affinity_store_degraded 1/);
+    expect(metrics).toMatch(/codex_affinity_store_errors_total\{operation="read",reason="(error|deadline)"\} \d+/);
+    expect(broken.logs.filter((line) => line.includes('binding store degraded'))).toHaveLength(1);
+  });
+});

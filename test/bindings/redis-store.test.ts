@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bindingKey, type BindingScope } from '../../src/bindings/binding.js';
+import { RedisBindingStore } from '../../src/bindings/redis-store.js';
+import { CONTRACT_TTLS, storeContract } from './store-contract.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const prefix = `ca-test-${randomUUID().slice(0, 8)}`;
+const clients: Redis[] = [];
+let admin: Redis;
+
+function open(): RedisBindingStore {
+  const client = new Redis(REDIS_URL, { lazyConnect: false, maxRetriesPerRequest: 1, commandTimeout: 2000 });
+  clients.push(client);
+  return new RedisBindingStore({ client, hmacSecret: 'test-secret', keyPrefix: prefix, ttls: CONTRACT_TTLS, slideFraction: 0.5 });
+}
+
+beforeAll(async () => {
+  admin = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
+  try {
+    await admin.ping();
+  } catch (error) {
+    throw new Error(`These tests need a Redis at ${REDIS_URL} (set REDIS_URL, or install redis-server: apt-get install redis-server): ${String(error)}`);
+  }
+});
+
+afterAll(async () => {
+  const keys = await admin.keys(`${prefix}:*`);
+  if (keys.length > 0) await admin.del(...keys);
+  await Promise.all(clients.map((client) => client.quit().catch(() => undefined)));
+  await admin.quit();
+});
+
+let principal = 0;
+const scope = (): BindingScope => ({ pool: 'default', principal: `principal-${principal++}` });
+
+describe('Redis store: the binding store contract', () => {
+  storeContract(open, scope);
+});
+
+describe('Redis store: what reaches Redis', () => {
+  it('keys are HMAC digests under the prefix, one hash tag per partition; no raw value in any key or value', async () => {
+    const store = open();
+    const tenant: BindingScope = { pool: 'default', principal: 'credential:sk-live-secret-principal' };
+    const raw = ['session-id-7f3a-raw', 'resp_raw_abc', 'rs_raw_item', 'conv_raw_1', 'turn-token-raw'];
+    await store.create(bindingKey(tenant, 'session', raw[0]!), { account: 'acct-a', domain: 'org-1', strength: 'soft', createdAt: 1, lastSeenAt: 1 });
+    await store.learn(
+      (['response', 'encrypted_item', 'conversation', 'turn_state'] as const).map((kind, index) => ({
+        key: bindingKey(tenant, kind, raw[index + 1]!),
+        binding: { account: 'acct-a', domain: 'org-1', strength: 'hard', createdAt: 1, lastSeenAt: 1 },
+      })),
+    );
+    const keys = await admin.keys(`${prefix}:*`);
+    const mine = keys.filter((key) => key.includes(store.redisKey(bindingKey(tenant, 'session', raw[0]!)).split(':')[1]!));
+    expect(mine.length).toBe(6); // five bindings and the partition's version counter
+    const tags = new Set(mine.map((key) => /\{([^}]+)\}/.exec(key)?.[1]));
+    expect(tags.size).toBe(1);
+    const values = await Promise.all(mine.filter((key) => !key.endsWith(':v')).map((key) => admin.get(key)));
+    const everything = [...mine, ...values].join('\n');
+    for (const secret of [...raw, 'sk-live-secret-principal', 'principal']) expect(everything).not.toContain(secret);
+    // Another secret gives other keys: digests are not guessable without it.
+    const other = new RedisBindingStore({ client: admin, hmacSecret: 'another-secret', keyPrefix: prefix, ttls: CONTRACT_TTLS, slideFraction: 0.5 });
+    expect(other.redisKey(bindingKey(tenant, 'session', raw[0]!))).not.toBe(store.redisKey(bindingKey(tenant, 'session', raw[0]!)));
+  });
+});
