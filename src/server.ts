@@ -3,9 +3,10 @@ import { HealthImplementation } from 'grpc-health-check';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildAccountDirectory } from './accounts/account.js';
-import { AccountStateTable } from './accounts/health.js';
+import { AccountStateTable, type AccountState } from './accounts/health.js';
 import { createAdminServer } from './admin/http-server.js';
-import { createRedisStore } from './bindings/create-redis-store.js';
+import { createRedisClient, createRedisStore } from './bindings/create-redis-store.js';
+import { SharedAccountState } from './accounts/shared-account-state.js';
 import { createMemoryStore } from './bindings/create-store.js';
 import { GuardedStore } from './bindings/guarded-store.js';
 import type { BindingStore } from './bindings/store.js';
@@ -38,9 +39,45 @@ export interface RunningServer {
   stop(graceMilliseconds?: number): Promise<void>;
 }
 
-function createStore(config: Config, clock: () => number, metrics: Metrics, logger: Logger): BindingStore {
-  if (config.store.kind === 'memory') return createMemoryStore(config, clock, metrics);
-  return new GuardedStore(createRedisStore(config), { deadline: config.store.deadline, metrics, logger });
+interface SharedState {
+  readonly store: BindingStore;
+  readonly accountState: AccountState;
+  /** Waits (bounded) for the shared store to connect. */
+  readonly ready: () => Promise<void>;
+  readonly close: () => Promise<void>;
+}
+
+/** Bindings and account state: this replica's memory, or shared through Redis. */
+function createSharedState(config: Config, clock: () => number, metrics: Metrics, logger: Logger, given: BindingStore | undefined): SharedState {
+  const local = new AccountStateTable({
+    failureWindowMilliseconds: config.health.failureWindow,
+    failureThreshold: config.health.failureThreshold,
+    nearLimitPercent: config.health.nearLimitPercent,
+  });
+  if (config.store.kind === 'memory' || given) {
+    const store = given ?? createMemoryStore(config, clock, metrics);
+    return { store, accountState: local, ready: async () => undefined, close: () => store.close() };
+  }
+  const redis = config.store;
+  const bindings = createRedisStore(config);
+  const accountState = new SharedAccountState(local, {
+    client: createRedisClient(redis),
+    subscriber: createRedisClient(redis),
+    keyPrefix: redis.keyPrefix,
+    refreshMilliseconds: redis.accountStateRefresh,
+    logger,
+  });
+  const store = new GuardedStore(bindings, { deadline: redis.deadline, metrics, logger });
+  return {
+    store,
+    accountState,
+    ready: async () => {
+      if (!(await bindings.ready(Math.max(2000, redis.deadline * 20)))) logger.warn('Redis not reachable at start: routing by placement until it answers');
+    },
+    close: async () => {
+      await Promise.all([store.close(), accountState.close()]);
+    },
+  };
 }
 
 function hostForUrl(host: string): string {
@@ -53,15 +90,13 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? false });
   const credentials = new CredentialStore(config, logger);
   const rewriteRules = new Map<string, ProfileRules>(config.accounts.map((account) => [account.name, mergeRules(PROFILE_RULES[account.profile], account.rewrite)]));
-  const store = options.store ?? createStore(config, clock, metrics, logger);
+  const shared = createSharedState(config, clock, metrics, logger, options.store);
+  const store = shared.store;
+  await shared.ready();
   const context: ProcessorContext = {
     config,
     directory: buildAccountDirectory(config),
-    accountState: new AccountStateTable({
-      failureWindowMilliseconds: config.health.failureWindow,
-      failureThreshold: config.health.failureThreshold,
-      nearLimitPercent: config.health.nearLimitPercent,
-    }),
+    accountState: shared.accountState,
     store,
     metrics,
     logger,
@@ -124,7 +159,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       });
       await new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeAllConnections?.();
-      await store.close();
+      await shared.close();
       credentials.close();
     })();
     return stopping;

@@ -162,6 +162,16 @@ export class AccountStateTable implements AccountState {
     state.usageObservedAt = now;
   }
 
+  /** A reading another replica took: kept only when newer than this replica's. */
+  recordUsageIfNewer(account: string, usedPercent: number, observedAt: number): void {
+    if (observedAt > this.state(account).usageObservedAt) this.recordUsage(account, usedPercent, observedAt);
+  }
+
+  /** The cooldown in force (epoch ms; 0 when none was ever set). */
+  cooldownUntil(account: string): number {
+    return this.state(account).coolingDownUntil;
+  }
+
   recordSuccess(account: string): void {
     // A success after failures shows recovery: forget the oldest failure so an
     // account that works again becomes usable before the window has fully passed.

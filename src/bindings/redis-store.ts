@@ -176,6 +176,19 @@ export class RedisBindingStore implements BindingStore {
     return toExclusion(members);
   }
 
+  /** Resolves once connected, or after `timeout` (the store then starts degraded and recovers by itself). */
+  async ready(timeout: number): Promise<boolean> {
+    const client = this.options.client;
+    if (client.status === 'ready') return true;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeout);
+      client.once('ready', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
   async close(): Promise<void> {
     await this.options.client.quit().catch(() => undefined);
   }

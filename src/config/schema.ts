@@ -88,6 +88,8 @@ const storeSchema = z.discriminatedUnion('kind', [
     hmacSecret: secretSource.optional(),
     /** Every Redis call is abandoned after this (well under Envoy's message timeout). */
     deadline: duration.prefault('50ms'),
+    /** Account state (cooldowns, credential failures, usage) is shared at once through pub/sub, and read back this often. */
+    accountStateRefresh: duration.prefault('1s'),
   }),
 ]);
 

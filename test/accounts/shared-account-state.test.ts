@@ -1,0 +1,91 @@
+// Account state shared by replicas on one Redis: what one replica learns from an
+// upstream answer, the others know within a second.
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { codexRequest, metadataOf, routedCluster, ScriptedStream, startTestProcessor, type TestProcessor } from '../support/processor.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const prefix = `ca-state-${randomUUID().slice(0, 8)}`;
+const secretVariable = `CODEX_AFFINITY_TEST_HMAC_${randomUUID().slice(0, 8).replace(/-/g, '')}`;
+let admin: Redis;
+const running: TestProcessor[] = [];
+
+beforeAll(async () => {
+  process.env[secretVariable] = 'replicas-share-this-secret';
+  admin = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
+  try {
+    await admin.ping();
+  } catch (error) {
+    throw new Error(`These tests need a Redis at ${REDIS_URL} (set REDIS_URL, or install redis-server): ${String(error)}`);
+  }
+});
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((processor) => processor.close()));
+});
+
+afterAll(async () => {
+  const keys = await admin.keys(`${prefix}:*`);
+  if (keys.length > 0) await admin.del(...keys);
+  await admin.quit();
+  delete process.env[secretVariable];
+});
+
+async function replica(): Promise<TestProcessor> {
+  const processor = await startTestProcessor({ store: { kind: 'redis', url: REDIS_URL, keyPrefix: prefix, hmacSecret: { env: secretVariable }, deadline: '200ms', accountStateRefresh: '1s' } });
+  running.push(processor);
+  return processor;
+}
+
+async function exchange(processor: TestProcessor, session: string, response: Record<string, string> = { ':status': '200' }) {
+  const stream = new ScriptedStream(processor);
+  const request = codexRequest({ session, turn: 1 });
+  await stream.requestHeaders(request.headers);
+  const routed = await stream.requestBody(request.body);
+  await stream.responseHeaders(response, true);
+  await stream.end();
+  return { cluster: routedCluster(routed), account: String(metadataOf(routed).account) };
+}
+
+async function within(milliseconds: number, condition: () => boolean): Promise<number> {
+  const started = Date.now();
+  while (!condition()) {
+    if (Date.now() - started > milliseconds) throw new Error(`not within ${milliseconds} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return Date.now() - started;
+}
+
+describe('account state shared through Redis', () => {
+  it('a 429 on one replica: the others stop placing new sessions there within a second', async () => {
+    const [one, two, three] = [await replica(), await replica(), await replica()];
+    // Share one clock basis: cooldowns are epoch times.
+    for (const processor of [two, three]) processor.clock.now = one.clock.now;
+    const first = await exchange(one, 'limited-probe', { ':status': '429', 'retry-after': '120' });
+    const seenIn = await within(1000, () => [two, three].every((processor) => processor.server.context.accountState.view(first.account, processor.clock.now).coolingDownUntil > processor.clock.now));
+    for (let index = 0; index < 20; index++) {
+      expect((await exchange(two, `after-${index}`)).account).not.toBe(first.account);
+      expect((await exchange(three, `later-${index}`)).account).not.toBe(first.account);
+    }
+    console.log(`shared account state: a 429 on replica one reached two other replicas in ${seenIn} ms; 40 new sessions there avoided ${first.account}`);
+  });
+
+  it('a replica started later learns the cooldowns and usage readings already kept', async () => {
+    const one = await replica();
+    const limited = await exchange(one, 'early-probe', { ':status': '429', 'retry-after': '300' });
+    const usage = await exchange(one, 'usage-probe', { ':status': '200', 'x-codex-primary-used-percent': '97' });
+    const late = await replica();
+    late.clock.now = one.clock.now;
+    await within(2000, () => late.server.context.accountState.view(limited.account, late.clock.now).coolingDownUntil > late.clock.now);
+    await within(2000, () => late.server.context.accountState.view(usage.account, late.clock.now).usedPercent === 97);
+  });
+
+  it('in-flight counts stay per replica', async () => {
+    const [one, two] = [await replica(), await replica()];
+    one.server.context.accountState.requestStarted('acct-a');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(two.server.context.accountState.view('acct-a', two.clock.now).inFlight).toBe(0);
+    one.server.context.accountState.requestFinished('acct-a');
+  });
+});
