@@ -44,6 +44,8 @@ interface SharedState {
   readonly accountState: AccountState;
   /** Waits (bounded) for the shared store to connect. */
   readonly ready: () => Promise<void>;
+  /** For /readyz: the store's kind and state. */
+  readonly describe: () => string;
   readonly close: () => Promise<void>;
 }
 
@@ -56,7 +58,7 @@ function createSharedState(config: Config, clock: () => number, metrics: Metrics
   });
   if (config.store.kind === 'memory' || given) {
     const store = given ?? createMemoryStore(config, clock, metrics);
-    return { store, accountState: local, ready: async () => undefined, close: () => store.close() };
+    return { store, accountState: local, ready: async () => undefined, describe: () => (given ? 'given' : 'memory'), close: () => store.close() };
   }
   const redis = config.store;
   const bindings = createRedisStore(config);
@@ -72,8 +74,9 @@ function createSharedState(config: Config, clock: () => number, metrics: Metrics
     store,
     accountState,
     ready: async () => {
-      if (!(await bindings.ready(Math.max(2000, redis.deadline * 20)))) logger.warn('Redis not reachable at start: routing by placement until it answers');
+      if (!(await bindings.ready(Math.min(5000, Math.max(1000, redis.deadline * 20))))) logger.warn('Redis not reachable at start: routing by placement until it answers');
     },
+    describe: () => (store.isDegraded ? 'redis degraded (routing by placement, nothing new hardened)' : 'redis ok'),
     close: async () => {
       await Promise.all([store.close(), accountState.close()]);
     },
@@ -133,7 +136,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   });
 
   let draining = false;
-  const http: HttpServer = createAdminServer(metrics, { ready: () => !draining });
+  const http: HttpServer = createAdminServer(metrics, { ready: () => !draining, detail: () => [`store: ${shared.describe()}`] });
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(config.http.port, config.http.host, () => resolve());

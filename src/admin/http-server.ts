@@ -4,6 +4,8 @@ import type { Metrics } from '../metrics/metrics.js';
 export interface AdminStatus {
   /** Ready to take traffic (gRPC listening, not draining). */
   ready(): boolean;
+  /** Lines shown under the answer (e.g. the binding store's state); never a client value. */
+  detail?(): string[];
 }
 
 /** /metrics (Prometheus text), /healthz (process alive), /readyz (serving). */
@@ -27,7 +29,8 @@ export function createAdminServer(metrics: Metrics, status: AdminStatus): Server
     }
     if (path === '/readyz') {
       const ready = status.ready();
-      response.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');
+      const detail = status.detail?.() ?? [];
+      response.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end([ready ? 'ready' : 'not ready', ...detail, ''].join('\n'));
       return;
     }
     response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

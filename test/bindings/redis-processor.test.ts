@@ -113,5 +113,10 @@ describe('a Redis that does not answer', () => {
     expect(metrics).toMatch(/codex_affinity_store_degraded 1/);
     expect(metrics).toMatch(/codex_affinity_store_errors_total\{operation="read",reason="(error|deadline)"\} \d+/);
     expect(broken.logs.filter((line) => line.includes('binding store degraded'))).toHaveLength(1);
+    // Still ready (it routes), and says how.
+    const readyz = await fetch(`http://127.0.0.1:${broken.server.httpPort}/readyz`);
+    expect([readyz.status, await readyz.text()]).toEqual([200, 'ready\nstore: redis degraded (routing by placement, nothing new hardened)\n']);
+    const healthyReadyz = await fetch(`http://127.0.0.1:${healthy.server.httpPort}/readyz`);
+    expect(await healthyReadyz.text()).toBe('ready\nstore: redis ok\n');
   });
 });
