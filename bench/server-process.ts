@@ -10,7 +10,14 @@ if (kind === 'noop') {
   process.stdout.write(`${JSON.stringify({ address: noop.address })}\n`);
 } else {
   const profile = kind === 'affinity-codex' ? 'chatgpt-codex' : 'openai';
+  // affinity-redis: the same processor on a Redis store (REDIS_URL, a prefix of its own).
+  const store =
+    kind === 'affinity-redis'
+      ? { kind: 'redis', url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', keyPrefix: `ca-bench-${process.pid}`, hmacSecret: { env: 'CODEX_AFFINITY_BENCH_SECRET' } }
+      : { kind: 'memory' };
+  process.env.CODEX_AFFINITY_BENCH_SECRET ??= 'bench-secret';
   const config = parseConfig({
+    store,
     grpc: { host: '127.0.0.1', port: 0 },
     http: { host: '127.0.0.1', port: 0 },
     logging: { level: 'warn' },
