@@ -9,6 +9,7 @@ import { createRedisClient, createRedisStore } from './bindings/create-redis-sto
 import { SharedAccountState } from './accounts/shared-account-state.js';
 import { createMemoryStore } from './bindings/create-store.js';
 import { GuardedStore } from './bindings/guarded-store.js';
+import { NearCache } from './bindings/near-cache.js';
 import type { BindingStore } from './bindings/store.js';
 import type { Config } from './config/schema.js';
 import { loadExternalProcessor } from './extproc/proto.js';
@@ -69,14 +70,24 @@ function createSharedState(config: Config, clock: () => number, metrics: Metrics
     refreshMilliseconds: redis.accountStateRefresh,
     logger,
   });
-  const store = new GuardedStore(bindings, { deadline: redis.deadline, metrics, logger });
+  const guarded = new GuardedStore(bindings, { deadline: redis.deadline, metrics, logger });
+  const store =
+    redis.nearCache.maxEntries > 0
+      ? new NearCache(guarded, {
+          maxEntries: redis.nearCache.maxEntries,
+          ttl: redis.nearCache.ttl,
+          metrics,
+          keyOf: (key) => bindings.redisKey(key),
+          bus: { client: createRedisClient(redis), subscriber: createRedisClient(redis), channel: `${redis.keyPrefix}:{bindings}:changed` },
+        })
+      : guarded;
   return {
     store,
     accountState,
     ready: async () => {
       if (!(await bindings.ready(Math.min(5000, Math.max(1000, redis.deadline * 20))))) logger.warn('Redis not reachable at start: routing by placement until it answers');
     },
-    describe: () => (store.isDegraded ? 'redis degraded (routing by placement, nothing new hardened)' : 'redis ok'),
+    describe: () => (guarded.isDegraded ? 'redis degraded (routing by placement, nothing new hardened)' : 'redis ok'),
     close: async () => {
       await Promise.all([store.close(), accountState.close()]);
     },

@@ -90,6 +90,10 @@ const storeSchema = z.discriminatedUnion('kind', [
     deadline: duration.prefault('50ms'),
     /** Account state (cooldowns, credential failures, usage) is shared at once through pub/sub, and read back this often. */
     accountStateRefresh: duration.prefault('1s'),
+    /** A per-replica cache in front of Redis; changes invalidate every replica's copy through pub/sub. */
+    nearCache: z
+      .strictObject({ maxEntries: z.number().int().min(0).default(50_000), ttl: duration.prefault('5s') })
+      .prefault({}),
   }),
 ]);
 

@@ -5,7 +5,8 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/load.js';
-import { codexRequest, metadataOf, routedCluster, ScriptedStream, sseStream, startTestProcessor, type TestProcessor } from '../support/processor.js';
+import type { ConfigInput } from '../../src/config/schema.js';
+import { codexRequest, metadataOf, routedCluster, ScriptedStream, sseStream, startTestProcessor, THREE_DOMAINS, type TestProcessor } from '../support/processor.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `ca-proc-${randomUUID().slice(0, 8)}`;
@@ -36,8 +37,8 @@ afterAll(async () => {
 
 const redisStore = (url = REDIS_URL) => ({ kind: 'redis' as const, url, keyPrefix: prefix, hmacSecret: { env: secretVariable }, deadline: '200ms' });
 
-async function replica(url?: string): Promise<TestProcessor> {
-  const processor = await startTestProcessor({ store: redisStore(url) });
+async function replica(url?: string, accounts?: ConfigInput['accounts']): Promise<TestProcessor> {
+  const processor = await startTestProcessor({ store: redisStore(url), ...(accounts ? { accounts } : {}) });
   running.push(processor);
   return processor;
 }
@@ -85,10 +86,10 @@ describe('replicas on one Redis', () => {
   });
 
   it('concurrent first requests of one session on three replicas that place differently end on one account', async () => {
-    const replicas = [await replica(), await replica(), await replica()];
-    // Each replica has seen another account near its usage window: their placements
-    // differ for many sessions, and only first-writer-wins creation makes them agree.
-    ['acct-a', 'acct-b', 'acct-c'].forEach((account, index) => replicas[index]!.server.context.accountState.recordUsage(account, 95, replicas[index]!.clock.now));
+    // Mid-rollout, each replica weighs another account heavier: their placements differ
+    // for many sessions, and only first-writer-wins creation makes them agree.
+    const weighted = (heavy: string) => THREE_DOMAINS.map((account) => ({ ...account, weight: account.name === heavy ? 8 : 1 }));
+    const replicas = [await replica(undefined, weighted('acct-a')), await replica(undefined, weighted('acct-b')), await replica(undefined, weighted('acct-c'))];
     for (let index = 0; index < 40; index++) {
       const session = `race-${index}`;
       const routed = await Promise.all(replicas.map((processor) => turn(processor, codexRequest({ session, turn: 1 }))));

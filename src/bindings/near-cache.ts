@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Binding, BindingKey, Exclusion, ExclusionKey, StoredBinding } from './binding.js';
+import type { BindingStore, CompareAndSetResult, CreateResult, LearnedBinding } from './store.js';
+
+export interface NearCacheOptions {
+  readonly maxEntries: number;
+  /** How long a cached binding is trusted without asking the shared store. */
+  readonly ttl: number;
+  readonly metrics: Metrics;
+  /** Publishes and receives invalidations, so a move on one replica drops the others' copies. */
+  readonly bus?: { readonly client: Redis | Cluster; readonly subscriber: Redis | Cluster; readonly channel: string };
+  /** The name a binding has on the bus: the shared store's own HMAC digest, never a client value. */
+  readonly keyOf: (key: BindingKey) => string;
+}
+
+/**
+ * A small per-replica cache in front of the shared store: a hot session's
+ * bindings usually cost no round trip. Writes go through and update it; every
+ * change is published so other replicas drop their copy. A copy that is stale
+ * for a moment is safe: a decision taken on it writes by compare-and-set, loses,
+ * and is taken again on what the store holds. When the store fails, cached
+ * bindings still answer.
+ */
+export class NearCache implements BindingStore {
+  private readonly cache: LRUCache<string, StoredBinding>;
+  private readonly replica = randomUUID();
+
+  constructor(
+    private readonly inner: BindingStore,
+    private readonly options: NearCacheOptions,
+  ) {
+    this.cache = new LRUCache({ max: options.maxEntries, ttl: options.ttl, ttlAutopurge: false, updateAgeOnGet: false });
+    const bus = options.bus;
+    if (bus) {
+      bus.subscriber.on('message', (channel: string, text: string) => {
+        if (channel !== bus.channel) return;
+        const separator = text.indexOf('\n');
+        if (separator > 0 && text.slice(0, separator) !== this.replica) this.cache.delete(text.slice(separator + 1));
+      });
+      const subscribe = () => void Promise.resolve(bus.subscriber.subscribe(bus.channel)).catch(() => undefined);
+      if (bus.subscriber.status === 'ready') subscribe();
+      else bus.subscriber.once('ready', subscribe);
+    }
+  }
+
+  private changed(keys: readonly BindingKey[]): void {
+    const bus = this.options.bus;
+    if (!bus) return;
+    for (const key of keys) void Promise.resolve(bus.client.publish(bus.channel, `${this.replica}\n${this.options.keyOf(key)}`)).catch(() => undefined);
+  }
+
+  private keep(key: BindingKey, binding: StoredBinding | undefined): void {
+    if (binding) this.cache.set(this.options.keyOf(key), binding);
+    else this.cache.delete(this.options.keyOf(key));
+  }
+
+  async read(keys: readonly BindingKey[]): Promise<(StoredBinding | undefined)[]> {
+    const results = keys.map((key) => this.cache.get(this.options.keyOf(key)));
+    const missing = keys.map((_, index) => index).filter((index) => results[index] === undefined);
+    this.options.metrics.nearCache.inc({ result: 'hit' }, keys.length - missing.length);
+    if (missing.length === 0) return results;
+    this.options.metrics.nearCache.inc({ result: 'miss' }, missing.length);
+    const found = await this.inner.read(missing.map((index) => keys[index]!));
+    missing.forEach((index, position) => {
+      results[index] = found[position];
+      if (found[position]) this.cache.set(this.options.keyOf(keys[index]!), found[position]!);
+    });
+    return results;
+  }
+
+  async create(key: BindingKey, binding: Binding): Promise<CreateResult> {
+    const result = await this.inner.create(key, binding);
+    if (result.binding.version > 0) this.keep(key, result.binding);
+    if (result.created) this.changed([key]);
+    return result;
+  }
+
+  async compareAndSet(key: BindingKey, expectedVersion: number | undefined, binding: Binding): Promise<CompareAndSetResult> {
+    const result = await this.inner.compareAndSet(key, expectedVersion, binding);
+    this.keep(key, result.binding);
+    if (result.written) this.changed([key]);
+    return result;
+  }
+
+  async learn(bindings: readonly LearnedBinding[]): Promise<void> {
+    await this.inner.learn(bindings);
+    // Versions are the store's: the next read fetches them.
+    for (const { key } of bindings) this.cache.delete(this.options.keyOf(key));
+    this.changed(bindings.map((learned) => learned.key));
+  }
+
+  async deleteIf(key: BindingKey, expectedVersion: number): Promise<boolean> {
+    const deleted = await this.inner.deleteIf(key, expectedVersion);
+    this.cache.delete(this.options.keyOf(key));
+    if (deleted) this.changed([key]);
+    return deleted;
+  }
+
+  readExclusion(key: ExclusionKey): Promise<Exclusion | undefined> {
+    return this.inner.readExclusion(key);
+  }
+
+  exclude(key: ExclusionKey, entry: { readonly domain?: string; readonly account?: string }): Promise<Exclusion> {
+    return this.inner.exclude(key, entry);
+  }
+
+  async close(): Promise<void> {
+    this.cache.clear();
+    if (this.options.bus) await Promise.all([this.options.bus.subscriber.quit().catch(() => undefined), this.options.bus.client.quit().catch(() => undefined)]);
+    await this.inner.close();
+  }
+}
