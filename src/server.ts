@@ -78,6 +78,7 @@ function createSharedState(config: Config, clock: () => number, metrics: Metrics
           ttl: redis.nearCache.ttl,
           metrics,
           keyOf: (key) => bindings.redisKey(key),
+          degraded: () => guarded.isDegraded,
           bus: { client: createRedisClient(redis), subscriber: createRedisClient(redis), channel: `${redis.keyPrefix}:{bindings}:changed` },
         })
       : guarded;

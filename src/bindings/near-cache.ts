@@ -14,6 +14,14 @@ export interface NearCacheOptions {
   readonly bus?: { readonly client: Redis | Cluster; readonly subscriber: Redis | Cluster; readonly channel: string };
   /** The name a binding has on the bus: the shared store's own HMAC digest, never a client value. */
   readonly keyOf: (key: BindingKey) => string;
+  /** True while the shared store fails: then copies older than `ttl` still answer. */
+  readonly degraded?: () => boolean;
+  readonly now?: () => number;
+}
+
+interface Copy {
+  readonly binding: StoredBinding;
+  readonly fetchedAt: number;
 }
 
 /**
@@ -25,14 +33,16 @@ export interface NearCacheOptions {
  * bindings still answer.
  */
 export class NearCache implements BindingStore {
-  private readonly cache: LRUCache<string, StoredBinding>;
+  private readonly cache: LRUCache<string, Copy>;
   private readonly replica = randomUUID();
 
   constructor(
     private readonly inner: BindingStore,
     private readonly options: NearCacheOptions,
   ) {
-    this.cache = new LRUCache({ max: options.maxEntries, ttl: options.ttl, ttlAutopurge: false, updateAgeOnGet: false });
+    // No TTL in the LRU itself: a copy past `ttl` is asked for again, but kept to answer
+    // while the shared store is away.
+    this.cache = new LRUCache({ max: options.maxEntries });
     const bus = options.bus;
     if (bus) {
       bus.subscriber.on('message', (channel: string, text: string) => {
@@ -52,21 +62,35 @@ export class NearCache implements BindingStore {
     for (const key of keys) void Promise.resolve(bus.client.publish(bus.channel, `${this.replica}\n${this.options.keyOf(key)}`)).catch(() => undefined);
   }
 
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
   private keep(key: BindingKey, binding: StoredBinding | undefined): void {
-    if (binding) this.cache.set(this.options.keyOf(key), binding);
+    if (binding) this.cache.set(this.options.keyOf(key), { binding, fetchedAt: this.now() });
     else this.cache.delete(this.options.keyOf(key));
   }
 
   async read(keys: readonly BindingKey[]): Promise<(StoredBinding | undefined)[]> {
-    const results = keys.map((key) => this.cache.get(this.options.keyOf(key)));
+    const now = this.now();
+    const copies = keys.map((key) => this.cache.get(this.options.keyOf(key)));
+    const results = copies.map((copy) => (copy && now - copy.fetchedAt < this.options.ttl ? copy.binding : undefined));
     const missing = keys.map((_, index) => index).filter((index) => results[index] === undefined);
     this.options.metrics.nearCache.inc({ result: 'hit' }, keys.length - missing.length);
     if (missing.length === 0) return results;
     this.options.metrics.nearCache.inc({ result: 'miss' }, missing.length);
     const found = await this.inner.read(missing.map((index) => keys[index]!));
+    const degraded = this.options.degraded?.() ?? false;
     missing.forEach((index, position) => {
-      results[index] = found[position];
-      if (found[position]) this.cache.set(this.options.keyOf(keys[index]!), found[position]!);
+      const binding = found[position];
+      if (binding) this.keep(keys[index]!, binding);
+      // The store is away: the last copy this replica saw answers (a hard session keeps its account).
+      else if (degraded && copies[index]) {
+        results[index] = copies[index]!.binding;
+        this.options.metrics.nearCache.inc({ result: 'stale_while_degraded' });
+        return;
+      }
+      results[index] = binding;
     });
     return results;
   }

@@ -23,11 +23,12 @@ const bound = (account: string, strength: Binding['strength'] = 'soft'): Binding
 const scope: BindingScope = { pool: 'default', principal: 'near-cache' };
 
 /** One replica's store: Redis behind the deadline guard, the near cache in front. */
+const clock = { now: Date.now() };
 function replica(client: Redis = connect()) {
   const metrics = new Metrics();
   const redis = new RedisBindingStore({ client, hmacSecret: 'near', keyPrefix: prefix, ttls: CONTRACT_TTLS, slideFraction: 0.5 });
   const guarded = new GuardedStore(redis, { deadline: 500, metrics, logger: createLogger('silent') });
-  const store = new NearCache(guarded, { maxEntries: 1000, ttl: 60_000, metrics, keyOf: (key) => redis.redisKey(key), bus: { client: connect(), subscriber: connect(), channel: `${prefix}:{bindings}:changed` } });
+  const store = new NearCache(guarded, { maxEntries: 1000, ttl: 60_000, metrics, degraded: () => guarded.isDegraded, now: () => clock.now, keyOf: (key) => redis.redisKey(key), bus: { client: connect(), subscriber: connect(), channel: `${prefix}:{bindings}:changed` } });
   return { store, metrics, client };
 }
 
@@ -82,14 +83,29 @@ describe('near cache in front of Redis', () => {
     expect((await two.store.compareAndSet(key, binding.version, bound('z'))).written).toBe(false);
   });
 
-  it('while Redis does not answer, cached bindings still do', async () => {
+  it('while Redis does not answer, cached bindings still do, even past their TTL', async () => {
     const client = connect();
-    const { store } = replica(client);
+    const { store, metrics } = replica(client);
     const key = bindingKey(scope, 'session', 'cached-before-outage');
-    await store.create(key, bound('x'));
+    await store.create(key, bound('x', 'hard'));
     const unknown = bindingKey(scope, 'session', 'never-seen');
     client.disconnect();
     const [cached, missing] = await store.read([key, unknown]);
     expect([cached?.account, missing]).toEqual(['x', undefined]);
+    clock.now += 120_000; // past the near cache's TTL: asked again, Redis fails, the copy answers
+    expect((await store.read([key]))[0]?.account).toBe('x');
+    expect(await metrics.registry.getSingleMetricAsString('codex_affinity_near_cache_lookups_total')).toMatch(/result="stale_while_degraded"} 1/);
+  });
+
+  it('a copy past its TTL is asked for again while Redis answers', async () => {
+    const [one, two] = [replica(), replica()];
+    const key = bindingKey(scope, 'session', 'refreshed');
+    const { binding } = await one.store.create(key, bound('x'));
+    expect((await two.store.read([key]))[0]?.account).toBe('x');
+    // Changed behind the caches' back (no message): only the TTL brings the new value.
+    await new RedisBindingStore({ client: admin, hmacSecret: 'near', keyPrefix: prefix, ttls: CONTRACT_TTLS, slideFraction: 0.5 }).compareAndSet(key, binding.version, bound('y'));
+    expect((await two.store.read([key]))[0]?.account).toBe('x');
+    clock.now += 120_000;
+    expect((await two.store.read([key]))[0]?.account).toBe('y');
   });
 });
