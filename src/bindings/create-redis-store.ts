@@ -29,6 +29,8 @@ function connect(store: RedisStoreConfig): Redis | Cluster {
     enableOfflineQueue: false,
     commandTimeout: store.deadline,
     maxRetriesPerRequest: 0,
+    // Reconnect at most a second apart: when Redis returns, replicas leave the degraded state quickly.
+    retryStrategy: (attempt: number) => Math.min(attempt * 100, 1000),
     connectTimeout: Math.max(1000, store.deadline * 20),
     ...(store.username ? { username: readSource(store.username) } : {}),
     ...(store.password ? { password: readSource(store.password) } : {}),

@@ -308,3 +308,38 @@ export async function startRedisSentinel(options: { name?: string; downAfterMill
     throw new Error(`${error instanceof Error ? error.message : String(error)}\n${logs}`);
   }
 }
+
+// ---- one standalone server, to kill and bring back -----------------------------
+
+export interface RedisStandaloneHandle {
+  readonly url: string;
+  readonly port: number;
+  /** Kills the server (SIGKILL): clients see refused connections. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port, empty (no persistence). */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A standalone redis-server on a free loopback port, for outage tests. */
+export async function startRedisStandalone(): Promise<RedisStandaloneHandle> {
+  requireBinaries();
+  const dir = makeDir();
+  let server = await startServer(dir, {});
+  const port = server.port;
+  const restartOnPort = async () => {
+    const log = join(dir, `restart-${Date.now()}.log`);
+    const child = spawn('redis-server', ['--port', String(port), '--bind', HOST, '--dir', dir, '--logfile', log, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    live.add(child);
+    child.once('exit', () => live.delete(child));
+    await waitFor(`redis-server back on ${HOST}:${port}`, 5000, async () => ((await redisCli(port, ['PING'], 1000).catch(() => '')).trim() === 'PONG' ? true : undefined));
+    server = { port, child, log };
+  };
+  return {
+    url: `redis://${HOST}:${port}`,
+    port,
+    kill: () => killAndWait(server.child),
+    restart: restartOnPort,
+    stop: () => stopAll([server.child], dir),
+  };
+}
