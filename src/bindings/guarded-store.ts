@@ -1,6 +1,7 @@
+import { LRUCache } from 'lru-cache';
 import type { Logger } from '../logging/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { Binding, BindingKey, Exclusion, ExclusionKey } from './binding.js';
+import type { Binding, BindingKey, Exclusion, ExclusionKey, StoredBinding } from './binding.js';
 import type { BindingStore, CompareAndSetResult, CreateResult, LearnedBinding } from './store.js';
 
 export class StoreDeadlineError extends Error {
@@ -19,6 +20,8 @@ export class StoreDeadlineError extends Error {
  */
 export class GuardedStore implements BindingStore {
   private degraded = false;
+  /** Session bindings decided while degraded (never written): compared with the store's once it answers. */
+  private readonly decidedWhileDegraded = new LRUCache<string, string>({ max: 10_000 });
 
   constructor(
     private readonly inner: BindingStore,
@@ -60,13 +63,34 @@ export class GuardedStore implements BindingStore {
     else this.options.logger.warn('binding store recovered');
   }
 
-  read(keys: readonly BindingKey[]) {
-    return this.guard('read', () => this.inner.read(keys), () => keys.map(() => undefined));
+  async read(keys: readonly BindingKey[]) {
+    const found = await this.guard('read', () => this.inner.read(keys), () => keys.map(() => undefined));
+    if (!this.degraded && this.decidedWhileDegraded.size > 0) this.reconcile(keys, found);
+    return found;
+  }
+
+  /**
+   * Redis answers again: what it holds wins over what was decided without it (the
+   * caller routes by the binding read). Counted, per session, once.
+   */
+  private reconcile(keys: readonly BindingKey[], found: readonly (StoredBinding | undefined)[]): void {
+    keys.forEach((key, index) => {
+      const id = `${key.kind}:${key.partition}:${key.id}`;
+      const decided = this.decidedWhileDegraded.get(id);
+      if (decided === undefined) return;
+      this.decidedWhileDegraded.delete(id);
+      const held = found[index];
+      const outcome = held === undefined ? 'store_had_none' : held.account === decided ? 'agreed' : 'store_won';
+      this.options.metrics.reconciliations.inc({ outcome });
+    });
   }
 
   create(key: BindingKey, binding: Binding): Promise<CreateResult> {
     // Not stored: the caller's decision stands, as it would with a store that knew nothing.
-    return this.guard('create', () => this.inner.create(key, binding), () => ({ created: true, binding: { ...binding, version: 0 } }));
+    return this.guard('create', () => this.inner.create(key, binding), () => {
+      this.decidedWhileDegraded.set(`${key.kind}:${key.partition}:${key.id}`, binding.account);
+      return { created: true, binding: { ...binding, version: 0 } };
+    });
   }
 
   compareAndSet(key: BindingKey, expectedVersion: number | undefined, binding: Binding): Promise<CompareAndSetResult> {

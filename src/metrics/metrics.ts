@@ -34,6 +34,7 @@ export class Metrics {
   readonly storeErrors: Counter<'operation' | 'reason'>;
   readonly storeDegraded: Gauge;
   readonly nearCache: Counter<'result'>;
+  readonly reconciliations: Counter<'outcome'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -91,6 +92,12 @@ export class Metrics {
     this.storeErrors = new Counter({ name: `${prefix}store_errors_total`, help: 'Binding store calls that failed or overran their deadline.', labelNames: ['operation', 'reason'], registers });
     this.storeDegraded = new Gauge({ name: `${prefix}store_degraded`, help: '1 while the binding store fails: routing by placement alone.', registers });
     this.nearCache = new Counter({ name: `${prefix}near_cache_lookups_total`, help: 'Binding lookups answered by the near cache in front of Redis (hit) or by Redis (miss).', labelNames: ['result'], registers });
+    this.reconciliations = new Counter({
+      name: `${prefix}store_reconciliations_total`,
+      help: 'Sessions decided while the store was degraded, compared with what the store held once it answered (the store wins).',
+      labelNames: ['outcome'],
+      registers,
+    });
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix });
   }
 }

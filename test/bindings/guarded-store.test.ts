@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { bindingKey, type Binding } from '../../src/bindings/binding.js';
+import { GuardedStore } from '../../src/bindings/guarded-store.js';
+import type { BindingStore } from '../../src/bindings/store.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { Metrics } from '../../src/metrics/metrics.js';
+import { memoryStore } from '../support/stores.js';
+
+const bound = (account: string, strength: Binding['strength'] = 'soft'): Binding => ({ account, domain: `d-${account}`, strength, createdAt: 1, lastSeenAt: 1 });
+const scope = { pool: 'default', principal: 'guarded' };
+
+/** A real memory store that can be made to fail or hang, as a network store does. */
+function unreliable(inner: BindingStore) {
+  const state = { mode: 'up' as 'up' | 'down' | 'hang' };
+  const wrap =
+    <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
+    (...args: A): Promise<R> =>
+      state.mode === 'up' ? call(...args) : state.mode === 'down' ? Promise.reject(new Error('ECONNREFUSED')) : new Promise<R>(() => undefined);
+  const store: BindingStore = {
+    read: wrap((keys) => inner.read(keys)),
+    create: wrap((key, binding) => inner.create(key, binding)),
+    compareAndSet: wrap((key, version, binding) => inner.compareAndSet(key, version, binding)),
+    learn: wrap((bindings) => inner.learn(bindings)),
+    deleteIf: wrap((key, version) => inner.deleteIf(key, version)),
+    readExclusion: wrap((key) => inner.readExclusion(key)),
+    exclude: wrap((key, entry) => inner.exclude(key, entry)),
+    close: () => inner.close(),
+  };
+  return { store, state };
+}
+
+const counter = async (metrics: Metrics, name: string) => metrics.registry.getSingleMetricAsString(name);
+
+describe('a store behind a deadline', () => {
+  it('a hanging store answers "nothing known" at the deadline, and the state is logged once each way', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('info', { write: (line: string) => lines.push(line) } as never);
+    const metrics = new Metrics();
+    const backend = memoryStore();
+    const { store, state } = unreliable(backend);
+    const guarded = new GuardedStore(store, { deadline: 30, metrics, logger });
+    const key = bindingKey(scope, 'session', 's1');
+    await guarded.create(key, bound('x'));
+    state.mode = 'hang';
+    const started = Date.now();
+    expect(await guarded.read([key])).toEqual([undefined]);
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(await guarded.read([key])).toEqual([undefined]);
+    expect(guarded.isDegraded).toBe(true);
+    state.mode = 'up';
+    expect((await guarded.read([key]))[0]?.account).toBe('x');
+    expect(guarded.isDegraded).toBe(false);
+    expect(lines.filter((line) => line.includes('binding store degraded'))).toHaveLength(1);
+    expect(lines.filter((line) => line.includes('binding store recovered'))).toHaveLength(1);
+    expect(await counter(metrics, 'codex_affinity_store_errors_total')).toMatch(/operation="read",reason="deadline"} 2/);
+  });
+
+  it('what was decided while degraded is never written, and what the store holds wins once it answers (counted)', async () => {
+    const metrics = new Metrics();
+    const backend = memoryStore();
+    const { store, state } = unreliable(backend);
+    const guarded = new GuardedStore(store, { deadline: 200, metrics, logger: createLogger('silent') });
+    const held = bindingKey(scope, 'session', 'held-elsewhere');
+    const same = bindingKey(scope, 'session', 'held-here');
+    const fresh = bindingKey(scope, 'session', 'new-during-outage');
+    await backend.create(held, bound('y', 'hard'));
+    await backend.create(same, bound('x', 'hard'));
+    state.mode = 'down';
+    for (const key of [held, same, fresh]) {
+      expect((await guarded.read([key]))[0]).toBeUndefined();
+      expect((await guarded.create(key, bound('x'))).created).toBe(true);
+    }
+    state.mode = 'up';
+    expect((await backend.read([fresh]))[0]).toBeUndefined(); // nothing written while degraded
+    const [heldNow, sameNow, freshNow] = await guarded.read([held, same, fresh]);
+    expect([heldNow?.account, heldNow?.strength, sameNow?.account, freshNow]).toEqual(['y', 'hard', 'x', undefined]);
+    const text = await counter(metrics, 'codex_affinity_store_reconciliations_total');
+    expect(text).toMatch(/outcome="store_won"} 1/);
+    expect(text).toMatch(/outcome="agreed"} 1/);
+    expect(text).toMatch(/outcome="store_had_none"} 1/);
+  });
+});
