@@ -3,6 +3,8 @@
 // then the comparison table. No Envoy install needed.
 import { formatTable, runTopology, type ComparisonRow, type Scenario } from './comparison.js';
 import type { Topology } from './stack.js';
+import { connectRedisAdmin } from './replicas.js';
+import { sharedCooldownScenario, showRun, workloadScenario } from './replicas-scenarios.js';
 
 const SESSIONS = Number(process.env.DEMO_SESSIONS ?? 60);
 const TURNS = Number(process.env.DEMO_TURNS ?? 5);
@@ -33,3 +35,26 @@ console.log(`\n${formatTable(rows)}\n`);
 console.log('* sessions whose successful requests were all answered by one account.');
 console.log('rate-limited: one account answers usage_limit_reached from a third of the run on; account-removed: one account goes away at that point.');
 console.log('codex-affinity keeps hard sessions in their domain; its remaining failures are sessions whose only account stopped serving.');
+
+// The production topology: every Envoy pod has its own replica, a mesh spreads each
+// session's requests over the pods. Memory per replica against replicas sharing Redis.
+process.env.CODEX_AFFINITY_DEMO_HMAC ??= `demo-${process.pid}-${Date.now()}`;
+const redis = { store: 'redis' as const, hmacSecretEnv: 'CODEX_AFFINITY_DEMO_HMAC' };
+const memory = { store: 'memory' as const };
+let redisReachable = true;
+try {
+  await (await connectRedisAdmin()).quit();
+} catch (error) {
+  redisReachable = false;
+  console.log(`\nReplicas: skipped, no Redis to share (${(error as Error).message.split('. ')[0]}).`);
+}
+if (redisReachable) {
+  console.log('\nReplicas: 3 pods (an Envoy and its own processor each) behind a spreader that sends every request to the next pod.');
+  const workload = { replicas: 3, sessions: SESSIONS, turns: TURNS, concurrency: 10, seed: 7 };
+  console.log(`  ${showRun((await workloadScenario(memory, workload)).run)}`);
+  console.log(`  ${showRun((await workloadScenario(redis, workload)).run)}`);
+  const separate = await sharedCooldownScenario(memory, { replicas: 3, sessions: 30 });
+  const shared = await sharedCooldownScenario(redis, { replicas: 3, sessions: 30 });
+  console.log(`  one account answering 429, 30 new sessions: ${separate} reached it with memory per replica (each replica learns alone), ${shared} with Redis (the first tells the others)`);
+  console.log('  orphans: hard requests whose state the replica did not know; with memory they are placed deterministically and still land home.');
+}

@@ -1,3 +1,4 @@
+import { CodexSession } from './codex-session.js';
 // Scenarios of the replica tests (replicas.test.ts): a replicated stack (replicas.ts) driven
 // by the Codex workload or by sessions whose requests are sent to chosen pods; each returns
 // the figures the test asserts on and logs. Loopback only.
@@ -446,6 +447,28 @@ export async function leakScenario(
       found,
       examples,
     };
+  } finally {
+    await stack.close();
+  }
+}
+
+/**
+ * New sessions, one at a time, spread over the pods while one account answers 429:
+ * how many reached that account. With account state shared through Redis only the
+ * first does; with memory per replica, each replica learns it for itself.
+ */
+export async function sharedCooldownScenario(choice: StackChoice, options: { replicas: number; sessions: number }): Promise<number> {
+  const stack = await startReplicatedStack({ accounts: THREE_DOMAINS_OPENAI, replicas: options.replicas, ...choice });
+  try {
+    const limited = stack.accounts[0]!;
+    limited.setRateLimit({ reject: { kind: 'rate_limit_exceeded', retryAfterSeconds: 120 } });
+    let hits = 0;
+    for (let index = 0; index < options.sessions; index++) {
+      const result = await new CodexSession(stack.url, 9000 + index).turnOnce();
+      if (result.status === 429 && result.headers['x-fake-account'] === limited.name) hits++;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return hits;
   } finally {
     await stack.close();
   }

@@ -8,10 +8,7 @@
 // 127.0.0.1:6379): without it every test fails (startReplicatedStack throws) saying what to install.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CodexSession } from './codex-session.js';
-import { rateLimit } from './ownership/tools.js';
-import { firstRequestRaceScenario, leakScenario, showRun, THREE_DOMAINS_OPENAI, workloadScenario } from './replicas-scenarios.js';
-import { startReplicatedStack } from './replicas.js';
+import { firstRequestRaceScenario, leakScenario, sharedCooldownScenario, showRun, workloadScenario } from './replicas-scenarios.js';
 
 const E2E_TIMEOUT = { timeout: 60_000 };
 const REPLICAS = 3;
@@ -116,25 +113,8 @@ describe('replicas behind a mesh spreader (3 pods, one account per domain)', () 
   });
 
   it('a 429 seen by one replica keeps every replica’s new sessions off that account (memory per replica: each replica pays its own)', E2E_TIMEOUT, async () => {
-    const limitedHits = async (choice: typeof redis | typeof memory) => {
-      const stack = await startReplicatedStack({ accounts: THREE_DOMAINS_OPENAI, replicas: REPLICAS, ...choice });
-      try {
-        const limited = stack.accounts[0]!;
-        rateLimit(limited, 120);
-        // One at a time, so every replica has seen what came before (pub/sub is immediate).
-        let hits = 0;
-        for (let index = 0; index < 30; index++) {
-          const result = await new CodexSession(stack.url, 9000 + index).turnOnce();
-          if (result.status === 429 && result.headers['x-fake-account'] === limited.name) hits++;
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-        return hits;
-      } finally {
-        await stack.close();
-      }
-    };
-    const shared = await limitedHits(redis);
-    const separate = await limitedHits(memory);
+    const shared = await sharedCooldownScenario(redis, { replicas: REPLICAS, sessions: 30 });
+    const separate = await sharedCooldownScenario(memory, { replicas: REPLICAS, sessions: 30 });
     console.log(`replicas shared account state: 30 new sessions over ${REPLICAS} pods while one account answers 429: ${shared} reached it with Redis, ${separate} with memory per replica`);
     expect(shared).toBe(1);
     expect(separate).toBeGreaterThan(shared);
