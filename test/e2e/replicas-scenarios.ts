@@ -17,7 +17,7 @@ export const THREE_DOMAINS_OPENAI: FakeAccountOptions[] = [
   { name: 'acct-c', domain: 'org-c', profile: 'openai' },
 ];
 
-type StackChoice = Pick<ReplicatedStackOptions, 'store' | 'hmacSecretEnv'>;
+type StackChoice = Pick<ReplicatedStackOptions, 'store' | 'hmacSecretEnv' | 'redisTopology'>;
 
 // ---------------------------------------------------------------------------------------------
 // Figures of one workload run

@@ -36,6 +36,8 @@ export interface ReplicatedStackOptions {
   /** 'redis': the environment variable holding the shared HMAC secret (the caller sets it). */
   hmacSecretEnv?: string;
   redisUrl?: string;
+  /** 'redis': a Cluster or Sentinel instead of the standalone redisUrl (no key scan or cleanup: such servers are throwaway). */
+  redisTopology?: { nodes: string[] } | { sentinels: string[]; name: string };
   /** 'redis': store.deadline of every replica. Default REDIS_DEADLINE. */
   redisDeadline?: string;
   /** Envoy route retry policy; default: connect-failure and reset, one retry. */
@@ -189,7 +191,13 @@ export async function startReplicatedStack(options: ReplicatedStackOptions): Pro
     let admin: Redis | undefined;
     let keyPrefix: string | undefined;
     let storeInput: ConfigInput['store'];
-    if (options.store === 'redis') {
+    if (options.store === 'redis' && options.redisTopology) {
+      if (!options.hmacSecretEnv || !process.env[options.hmacSecretEnv]) {
+        throw new Error('startReplicatedStack: a Redis stack needs hmacSecretEnv naming an environment variable the test has set');
+      }
+      keyPrefix = `ca-rep-${randomUUID().slice(0, 8)}`;
+      storeInput = { kind: 'redis', ...options.redisTopology, keyPrefix, hmacSecret: { env: options.hmacSecretEnv }, deadline: options.redisDeadline ?? REDIS_DEADLINE };
+    } else if (options.store === 'redis') {
       const url = options.redisUrl ?? REDIS_URL;
       if (!options.hmacSecretEnv || !process.env[options.hmacSecretEnv]) {
         throw new Error('startReplicatedStack: a Redis stack needs hmacSecretEnv naming an environment variable the test has set');
