@@ -11,9 +11,16 @@ if (kind === 'noop') {
 } else {
   const profile = kind === 'affinity-codex' ? 'chatgpt-codex' : 'openai';
   // affinity-redis: the same processor on a Redis store (REDIS_URL, a prefix of its own).
+  // affinity-redis-direct: the same without the near cache (every lookup a round trip).
   const store =
-    kind === 'affinity-redis'
-      ? { kind: 'redis', url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', keyPrefix: `ca-bench-${process.pid}`, hmacSecret: { env: 'CODEX_AFFINITY_BENCH_SECRET' } }
+    kind === 'affinity-redis' || kind === 'affinity-redis-direct'
+      ? {
+          kind: 'redis',
+          url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+          keyPrefix: `ca-bench-${process.pid}`,
+          hmacSecret: { env: 'CODEX_AFFINITY_BENCH_SECRET' },
+          ...(kind === 'affinity-redis-direct' ? { nearCache: { maxEntries: 0 } } : {}),
+        }
       : { kind: 'memory' };
   process.env.CODEX_AFFINITY_BENCH_SECRET ??= 'bench-secret';
   const config = parseConfig({

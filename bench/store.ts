@@ -92,7 +92,7 @@ async function spawnServer(kind: string): Promise<{ child: ChildProcess; address
 
 async function main(): Promise<void> {
   const { client: Client } = loadExternalProcessor();
-  const servers = { memory: await spawnServer('affinity'), redis: await spawnServer('affinity-redis') };
+  const servers = { memory: await spawnServer('affinity'), 'redis, near cache': await spawnServer('affinity-redis'), 'redis, no near cache': await spawnServer('affinity-redis-direct') };
   const clients = Object.fromEntries(Object.entries(servers).map(([name, server]) => [name, new Client(server.address, grpc.credentials.createInsecure()) as unknown as Client]));
   console.log(`requests=${REQUESTS} per case, concurrency=${CONCURRENCY}, ${SESSIONS} resumed sessions`);
   const rows: string[] = [];
@@ -104,7 +104,7 @@ async function main(): Promise<void> {
       for (const phase of ['new', 'resumed'] as const) {
         const samples = await run(client!, phase, 0);
         rows.push(
-          `${`${name}, ${phase} sessions`.padEnd(28)}${percentile(samples.decision, 0.5).toFixed(3).padStart(10)}${percentile(samples.decision, 0.99).toFixed(3).padStart(10)}` +
+          `${`${name}, ${phase} sessions`.padEnd(36)}${percentile(samples.decision, 0.5).toFixed(3).padStart(10)}${percentile(samples.decision, 0.99).toFixed(3).padStart(10)}` +
             `${percentile(samples.response, 0.5).toFixed(3).padStart(12)}${percentile(samples.response, 0.99).toFixed(3).padStart(12)}`,
         );
       }
@@ -113,11 +113,13 @@ async function main(): Promise<void> {
     for (const client of Object.values(clients)) client!.close();
     for (const server of Object.values(servers)) server.child.kill();
     const admin = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-    const keys = await admin.keys(`ca-bench-${servers.redis.child.pid}:*`);
-    for (let index = 0; index < keys.length; index += 1000) await admin.del(...keys.slice(index, index + 1000));
+    for (const server of [servers['redis, near cache'], servers['redis, no near cache']]) {
+      const keys = await admin.keys(`ca-bench-${server.child.pid}:*`);
+      for (let index = 0; index < keys.length; index += 1000) await admin.del(...keys.slice(index, index + 1000));
+    }
     await admin.quit();
   }
-  console.log('\nstore, case                 decide p50  decide p99  response p50  response p99   (ms)');
+  console.log('\nstore, case                         decide p50  decide p99  response p50  response p99   (ms)');
   for (const row of rows) console.log(row);
 }
 

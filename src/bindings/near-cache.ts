@@ -111,8 +111,14 @@ export class NearCache implements BindingStore {
 
   async learn(bindings: readonly LearnedBinding[]): Promise<void> {
     await this.inner.learn(bindings);
-    // Versions are the store's: the next read fetches them.
-    for (const { key } of bindings) this.cache.delete(this.options.keyOf(key));
+    // Nothing learned while the store is away is kept, here either: it was not written.
+    const degraded = this.options.degraded?.() ?? false;
+    for (const { key, binding } of bindings) {
+      // A learned anchor is a fact nobody compares-and-sets: kept with no version, so the
+      // session's next turn finds it here. A session binding's version is the store's.
+      if (key.kind === 'session' || degraded) this.cache.delete(this.options.keyOf(key));
+      else this.keep(key, { ...binding, version: 0 });
+    }
     this.changed(bindings.map((learned) => learned.key));
   }
 
