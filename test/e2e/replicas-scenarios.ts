@@ -465,8 +465,10 @@ export async function sharedCooldownScenario(choice: StackChoice, options: { rep
     let hits = 0;
     for (let index = 0; index < options.sessions; index++) {
       const result = await new CodexSession(stack.url, 9000 + index).turnOnce();
-      if (result.status === 429 && result.headers['x-fake-account'] === limited.name) hits++;
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      const hit = result.status === 429 && result.headers['x-fake-account'] === limited.name;
+      if (hit) hits++;
+      // The promise is "seen by every replica within a second": give it that second.
+      await new Promise((resolve) => setTimeout(resolve, hit ? 1000 : 20));
     }
     return hits;
   } finally {
