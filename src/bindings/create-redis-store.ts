@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { readSource } from '../credentials/secret-source.js';
@@ -25,6 +26,9 @@ export function createRedisClient(store: RedisStoreConfig): Redis | Cluster {
 }
 
 function connect(store: RedisStoreConfig): Redis | Cluster {
+  const tlsWanted = store.tls || store.url?.startsWith('rediss://') === true;
+  // Certificates are always verified; a private CA is named by file, never switched off.
+  const tls = tlsWanted ? (store.tlsCaFile ? { ca: readFileSync(store.tlsCaFile) } : {}) : undefined;
   const common: RedisOptions = {
     enableOfflineQueue: false,
     commandTimeout: store.deadline,
@@ -34,14 +38,14 @@ function connect(store: RedisStoreConfig): Redis | Cluster {
     connectTimeout: Math.max(1000, store.deadline * 20),
     ...(store.username ? { username: readSource(store.username) } : {}),
     ...(store.password ? { password: readSource(store.password) } : {}),
-    ...(store.tls ? { tls: {} } : {}),
+    ...(tls ? { tls } : {}),
   };
   if (store.nodes) {
     const options: ClusterOptions = { redisOptions: common, enableOfflineQueue: false, scaleReads: 'master' };
     return new Cluster(store.nodes.map(hostAndPort), options);
   }
   if (store.sentinels) {
-    return new Redis({ ...common, sentinels: store.sentinels.map(hostAndPort), name: store.name!, ...(store.tls ? { sentinelTLS: {}, enableTLSForSentinelMode: true } : {}) });
+    return new Redis({ ...common, sentinels: store.sentinels.map(hostAndPort), name: store.name!, ...(tls ? { sentinelTLS: tls, enableTLSForSentinelMode: true } : {}) });
   }
   return new Redis(store.url!, common);
 }

@@ -81,6 +81,8 @@ const storeSchema = z.discriminatedUnion('kind', [
     name: z.string().min(1).optional(),
     /** TLS for nodes and sentinels (a rediss:// URL implies it). */
     tls: z.boolean().default(false),
+    /** PEM bundle of the CA that signed Redis's certificate (a private CA); the system CAs otherwise. */
+    tlsCaFile: z.string().min(1).optional(),
     username: secretSource.optional(),
     password: secretSource.optional(),
     keyPrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'letters, digits, _ . - (1-32)').default('ca'),

@@ -343,3 +343,48 @@ export async function startRedisStandalone(): Promise<RedisStandaloneHandle> {
     stop: () => stopAll([server.child], dir),
   };
 }
+
+// ---- TLS ----------------------------------------------------------------------
+
+export interface RedisTlsHandle {
+  /** rediss://127.0.0.1:<port> */
+  readonly url: string;
+  /** The PEM of the private CA that signed the server's certificate. */
+  readonly caFile: string;
+  stop(): Promise<void>;
+}
+
+/** A standalone redis-server speaking TLS only, its certificate signed by a throwaway CA (openssl). */
+export async function startRedisTls(): Promise<RedisTlsHandle> {
+  requireBinaries();
+  const openssl = spawnSync('openssl', ['version'], { timeout: 5000, stdio: 'ignore' });
+  if (openssl.error || openssl.status !== 0) throw new Error('openssl is needed to make a test certificate (apt-get install openssl)');
+  const dir = makeDir();
+  const run = (args: string[]) => {
+    const result = spawnSync('openssl', args, { cwd: dir, timeout: 20_000, stdio: 'pipe' });
+    if (result.status !== 0) throw new Error(`openssl ${args[0]} failed: ${String(result.stderr)}`);
+  };
+  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=codex-affinity-test-ca']);
+  run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', `/CN=${HOST}`]);
+  writeFileSync(join(dir, 'ext.cnf'), `subjectAltName=IP:${HOST}\n`);
+  run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'ext.cnf']);
+  const port = await freePort(false);
+  const child = spawn(
+    'redis-server',
+    ['--port', '0', '--tls-port', String(port), '--bind', HOST, '--dir', dir, '--save', '', '--appendonly', 'no',
+      '--tls-cert-file', join(dir, 'server.crt'), '--tls-key-file', join(dir, 'server.key'), '--tls-ca-cert-file', join(dir, 'ca.crt'), '--tls-auth-clients', 'no'],
+    { stdio: 'ignore' },
+  );
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  await waitFor(`TLS redis-server on ${HOST}:${port}`, 5000, async () => {
+    const answer = await new Promise<string>((resolve) => {
+      const probe = spawn('redis-cli', ['--tls', '--cacert', join(dir, 'ca.crt'), '-h', HOST, '-p', String(port), 'PING'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      probe.stdout!.on('data', (chunk: Buffer) => (out += String(chunk)));
+      probe.once('exit', () => resolve(out.trim()));
+    });
+    return answer === 'PONG' ? true : undefined;
+  });
+  return { url: `rediss://${HOST}:${port}`, caFile: join(dir, 'ca.crt'), stop: () => stopAll([child], dir) };
+}
