@@ -86,7 +86,7 @@ function createSharedState(config: Config, clock: () => number, metrics: Metrics
     store,
     accountState,
     ready: async () => {
-      if (!(await bindings.ready(Math.min(5000, Math.max(1000, redis.deadline * 20))))) logger.warn('Redis not reachable at start: routing by placement until it answers');
+      if (!(await bindings.ready(Math.min(5000, Math.max(1000, redis.deadline * 20))))) guarded.markUnreachable();
     },
     describe: () => (guarded.isDegraded ? 'redis degraded (routing by placement, nothing new hardened)' : 'redis ok'),
     close: async () => {

@@ -18,22 +18,44 @@ export class StoreDeadlineError extends Error {
  * (nothing learned while degraded is hardened), and the state change is logged
  * once and shown in metrics.
  */
+/** While degraded, calls fail at once for this long before one probes the store again. */
+const PROBE_INTERVAL_MILLISECONDS = 500;
+/** State changes are logged at most this often (a store that flaps logs once). */
+const LOG_INTERVAL_MILLISECONDS = 10_000;
+
+function isTimeout(error: unknown): boolean {
+  return error instanceof StoreDeadlineError || (error instanceof Error && /timed out/i.test(error.message));
+}
+
 export class GuardedStore implements BindingStore {
   private degraded = false;
+  /** Until then, calls do not reach the store (one failed call costs one deadline, not one per call). */
+  private probeAt = 0;
+  private lastLogAt = Number.NEGATIVE_INFINITY;
+  private loggedDegraded = false;
   /** Session bindings decided while degraded (never written): compared with the store's once it answers. */
   private readonly decidedWhileDegraded = new LRUCache<string, string>({ max: 10_000 });
 
   constructor(
     private readonly inner: BindingStore,
-    private readonly options: { deadline: number; metrics: Metrics; logger: Logger },
+    private readonly options: { deadline: number; metrics: Metrics; logger: Logger; probeIntervalMilliseconds?: number },
   ) {}
 
   get isDegraded(): boolean {
     return this.degraded;
   }
 
+  /** The store was not reachable at start: begin degraded, probing. */
+  markUnreachable(): void {
+    this.setDegraded(true, new Error('unreachable at start'));
+  }
+
   private async guard<T>(operation: string, call: () => Promise<T>, fallback: () => T): Promise<T> {
     const { metrics, deadline } = this.options;
+    if (this.degraded && Date.now() < this.probeAt) {
+      metrics.storeErrors.inc({ operation, reason: 'skipped_while_degraded' });
+      return fallback();
+    }
     const stopTimer = metrics.storeSeconds.startTimer({ operation });
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -46,7 +68,8 @@ export class GuardedStore implements BindingStore {
       this.setDegraded(false, undefined);
       return result;
     } catch (error) {
-      metrics.storeErrors.inc({ operation, reason: error instanceof StoreDeadlineError ? 'deadline' : 'error' });
+      metrics.storeErrors.inc({ operation, reason: isTimeout(error) ? 'deadline' : 'error' });
+      this.probeAt = Date.now() + (this.options.probeIntervalMilliseconds ?? PROBE_INTERVAL_MILLISECONDS);
       this.setDegraded(true, error);
       return fallback();
     } finally {
@@ -59,8 +82,15 @@ export class GuardedStore implements BindingStore {
     if (degraded === this.degraded) return;
     this.degraded = degraded;
     this.options.metrics.storeDegraded.set(degraded ? 1 : 0);
-    if (degraded) this.options.logger.error({ reason: error instanceof Error ? error.name : 'unknown' }, 'binding store degraded: routing by placement alone, nothing new is hardened');
-    else this.options.logger.warn('binding store recovered');
+    const now = Date.now();
+    if (degraded && now - this.lastLogAt >= LOG_INTERVAL_MILLISECONDS) {
+      this.lastLogAt = now;
+      this.loggedDegraded = true;
+      this.options.logger.error({ reason: isTimeout(error) ? 'deadline' : error instanceof Error ? error.name : 'unknown' }, 'binding store degraded: routing by placement alone, nothing new is hardened');
+    } else if (!degraded && this.loggedDegraded) {
+      this.loggedDegraded = false;
+      this.options.logger.warn('binding store recovered');
+    }
   }
 
   async read(keys: readonly BindingKey[]) {

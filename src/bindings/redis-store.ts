@@ -31,9 +31,6 @@ const KIND_CODES: Readonly<Record<string, string>> = {
   exclusion: 'x',
 };
 
-/** The version counter outlives every binding it numbered. */
-const COUNTER_TTL_SLACK = 2;
-
 interface Encoded {
   readonly a: string;
   readonly d: string;
@@ -62,24 +59,22 @@ function decode(stored: string | null | undefined): StoredBinding | undefined {
 /**
  * Bindings in Redis (standalone, Sentinel or Cluster), with the store
  * contract kept by Lua scripts: first-writer-wins creation, compare-and-set on
- * versions, batch learning in one round trip, TTL per kind slid only when
+ * versions (the server's clock in microseconds, never repeated for a key), batch learning in one round trip, TTL per kind slid only when
  * little is left. One partition (pool + principal) shares a hash tag, so every
  * request's keys sit in one slot. Eviction is Redis's (see the README on
  * maxmemory-policy).
  */
 export class RedisBindingStore implements BindingStore {
   private readonly scripted: Scripted;
-  private readonly counterTtl: number;
 
   constructor(private readonly options: RedisStoreOptions) {
     const client = options.client;
     client.defineCommand('bindingRead', { lua: READ });
-    client.defineCommand('bindingCreate', { numberOfKeys: 2, lua: CREATE });
-    client.defineCommand('bindingCompareAndSet', { numberOfKeys: 2, lua: COMPARE_AND_SET });
+    client.defineCommand('bindingCreate', { numberOfKeys: 1, lua: CREATE });
+    client.defineCommand('bindingCompareAndSet', { numberOfKeys: 1, lua: COMPARE_AND_SET });
     client.defineCommand('bindingLearn', { lua: LEARN });
     client.defineCommand('bindingDeleteIf', { numberOfKeys: 1, lua: DELETE_IF });
     this.scripted = client as unknown as Scripted;
-    this.counterTtl = Math.max(...Object.values(options.ttls)) * COUNTER_TTL_SLACK;
   }
 
   private digest(value: string, length: number): string {
@@ -93,10 +88,6 @@ export class RedisBindingStore implements BindingStore {
   /** The Redis key of a binding: prefix, the partition's hash tag, the kind, an HMAC of the id. */
   redisKey(key: BindingKey | (ExclusionKey & { kind: 'exclusion' })): string {
     return `${this.tag(key.partition)}:${KIND_CODES[key.kind]}:${this.digest(`${key.kind}\u0000${key.id}`, 27)}`;
-  }
-
-  private counterKey(partition: string): string {
-    return `${this.tag(partition)}:v`;
   }
 
   async read(keys: readonly BindingKey[]): Promise<(StoredBinding | undefined)[]> {
@@ -119,7 +110,7 @@ export class RedisBindingStore implements BindingStore {
   }
 
   async create(key: BindingKey, binding: Binding): Promise<CreateResult> {
-    const [created, value] = await this.scripted.bindingCreate(this.redisKey(key), this.counterKey(key.partition), encode(binding), this.options.ttls[key.kind], this.counterTtl);
+    const [created, value] = await this.scripted.bindingCreate(this.redisKey(key), encode(binding), this.options.ttls[key.kind]);
     const stored = decode(value);
     if (!stored) throw new Error('binding store: unreadable value after create');
     return { created: created === 1, binding: stored } as CreateResult;
@@ -128,11 +119,9 @@ export class RedisBindingStore implements BindingStore {
   async compareAndSet(key: BindingKey, expectedVersion: number | undefined, binding: Binding): Promise<CompareAndSetResult> {
     const [written, value] = await this.scripted.bindingCompareAndSet(
       this.redisKey(key),
-      this.counterKey(key.partition),
       expectedVersion === undefined ? '' : String(expectedVersion),
       encode(binding),
       this.options.ttls[key.kind],
-      this.counterTtl,
     );
     const current = decode(value);
     return written === 1 ? { written: true, binding: current! } : { written: false, binding: current };
@@ -142,12 +131,10 @@ export class RedisBindingStore implements BindingStore {
     const byPartition = new Map<string, LearnedBinding[]>();
     for (const learned of bindings) byPartition.set(learned.key.partition, [...(byPartition.get(learned.key.partition) ?? []), learned]);
     await Promise.all(
-      [...byPartition].map(([partition, group]) =>
+      [...byPartition.values()].map((group) =>
         this.scripted.bindingLearn(
-          group.length + 1,
+          group.length,
           ...group.map((learned) => this.redisKey(learned.key)),
-          this.counterKey(partition),
-          this.counterTtl,
           ...group.flatMap((learned) => [encode(learned.binding), this.options.ttls[learned.key.kind]]),
         ),
       ),

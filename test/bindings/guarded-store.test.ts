@@ -38,7 +38,7 @@ describe('a store behind a deadline', () => {
     const metrics = new Metrics();
     const backend = memoryStore();
     const { store, state } = unreliable(backend);
-    const guarded = new GuardedStore(store, { deadline: 30, metrics, logger });
+    const guarded = new GuardedStore(store, { deadline: 30, metrics, logger, probeIntervalMilliseconds: 0 });
     const key = bindingKey(scope, 'session', 's1');
     await guarded.create(key, bound('x'));
     state.mode = 'hang';
@@ -59,7 +59,7 @@ describe('a store behind a deadline', () => {
     const metrics = new Metrics();
     const backend = memoryStore();
     const { store, state } = unreliable(backend);
-    const guarded = new GuardedStore(store, { deadline: 200, metrics, logger: createLogger('silent') });
+    const guarded = new GuardedStore(store, { deadline: 200, metrics, logger: createLogger('silent'), probeIntervalMilliseconds: 0 });
     const held = bindingKey(scope, 'session', 'held-elsewhere');
     const same = bindingKey(scope, 'session', 'held-here');
     const fresh = bindingKey(scope, 'session', 'new-during-outage');
@@ -78,5 +78,36 @@ describe('a store behind a deadline', () => {
     expect(text).toMatch(/outcome="store_won"} 1/);
     expect(text).toMatch(/outcome="agreed"} 1/);
     expect(text).toMatch(/outcome="store_had_none"} 1/);
+  });
+
+  it('while degraded, calls fail at once until the next probe: a phase costs one deadline, not one per call', async () => {
+    const metrics = new Metrics();
+    const { store, state } = unreliable(memoryStore());
+    const guarded = new GuardedStore(store, { deadline: 50, metrics, logger: createLogger('silent'), probeIntervalMilliseconds: 300 });
+    const key = bindingKey(scope, 'session', 'probe');
+    state.mode = 'hang';
+    const started = Date.now();
+    for (let call = 0; call < 5; call++) await guarded.read([key]);
+    await guarded.learn([{ key: bindingKey(scope, 'encrypted_item', 'rs_1'), binding: bound('x', 'hard') }]);
+    expect(Date.now() - started).toBeLessThan(150);
+    expect(await counter(metrics, 'codex_affinity_store_errors_total')).toMatch(/reason="skipped_while_degraded"} 4/);
+    state.mode = 'up';
+    await new Promise((resolve) => setTimeout(resolve, 320));
+    await guarded.read([key]);
+    expect(guarded.isDegraded).toBe(false);
+  });
+
+  it('a store that flaps logs its state once per interval', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('info', { write: (line: string) => lines.push(line) } as never);
+    const { store, state } = unreliable(memoryStore());
+    const guarded = new GuardedStore(store, { deadline: 50, metrics: new Metrics(), logger, probeIntervalMilliseconds: 0 });
+    const key = bindingKey(scope, 'session', 'flap');
+    for (let flip = 0; flip < 20; flip++) {
+      state.mode = flip % 2 === 0 ? 'down' : 'up';
+      await guarded.read([key]);
+    }
+    expect(lines.filter((line) => line.includes('binding store degraded'))).toHaveLength(1);
+    expect(lines.filter((line) => line.includes('binding store recovered'))).toHaveLength(1);
   });
 });
