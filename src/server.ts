@@ -69,6 +69,8 @@ function createSharedState(config: Config, clock: () => number, metrics: Metrics
     keyPrefix: redis.keyPrefix,
     refreshMilliseconds: redis.accountStateRefresh,
     logger,
+    accounts: new Set(config.accounts.map((account) => account.name)),
+    clock,
   });
   const guarded = new GuardedStore(bindings, { deadline: redis.deadline, metrics, logger });
   const store =

@@ -167,6 +167,11 @@ export class AccountStateTable implements AccountState {
     if (observedAt > this.state(account).usageObservedAt) this.recordUsage(account, usedPercent, observedAt);
   }
 
+  /** Another replica saw the account's credential work again. */
+  clearCredentialFailure(account: string): void {
+    this.state(account).credentialFailedUntil = 0;
+  }
+
   /** The cooldown in force (epoch ms; 0 when none was ever set). */
   cooldownUntil(account: string): number {
     return this.state(account).coolingDownUntil;

@@ -3,11 +3,22 @@ import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../logging/logger.js';
 import type { AccountHealthView, AccountState, AccountStateTable, HealthPolicy } from './health.js';
 
-/** What replicas tell each other: account names and times only, never a client value. */
+/**
+ * What replicas tell each other: account names and times only, never a client value.
+ * `at` is the sender's clock when it sent: a receiver turns `until` into a wait from
+ * its own clock, so a replica whose clock is off does not shift the others'.
+ */
 type StateEvent =
-  | { readonly kind: 'cooldown'; readonly account: string; readonly until: number }
-  | { readonly kind: 'credential_failed'; readonly account: string; readonly until: number }
+  | { readonly kind: 'cooldown'; readonly account: string; readonly until: number; readonly at: number }
+  | { readonly kind: 'credential_failed'; readonly account: string; readonly until: number; readonly at: number }
+  /** a success after a credential failure: the account works again */
+  | { readonly kind: 'credential_ok'; readonly account: string; readonly at: number }
   | { readonly kind: 'usage'; readonly account: string; readonly percent: number; readonly at: number };
+
+/** No upstream names a longer wait (weekly usage windows); anything longer is not believed. */
+const LONGEST_WAIT_MILLISECONDS = 8 * 24 * 3600_000;
+/** Kept state older than this is not applied and is removed (it was long decided). */
+const KEPT_STATE_LIFETIME_MILLISECONDS = LONGEST_WAIT_MILLISECONDS;
 
 const USAGE_SHARE_INTERVAL = 5000;
 
@@ -25,14 +36,26 @@ export interface SharedAccountStateOptions {
   /** How often the kept state is read back, for replicas that missed a message. */
   readonly refreshMilliseconds: number;
   readonly logger: Logger;
+  /** The configured accounts: state about any other name is ignored. */
+  readonly accounts: ReadonlySet<string>;
+  readonly clock: () => number;
 }
+
+const finite = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 
 function isEvent(value: unknown): value is StateEvent {
   if (value === null || typeof value !== 'object') return false;
   const event = value as Record<string, unknown>;
-  if (typeof event.account !== 'string') return false;
-  if (event.kind === 'cooldown' || event.kind === 'credential_failed') return typeof event.until === 'number';
-  return event.kind === 'usage' && typeof event.percent === 'number' && typeof event.at === 'number';
+  if (typeof event.account !== 'string' || !finite(event.at)) return false;
+  if (event.kind === 'cooldown' || event.kind === 'credential_failed') return finite(event.until);
+  if (event.kind === 'credential_ok') return true;
+  return event.kind === 'usage' && finite(event.percent) && event.percent >= 0 && event.percent <= 100;
+}
+
+/** One hash field per account and kind of state: the latest word wins. */
+function fieldOf(event: StateEvent): string {
+  const topic = event.kind === 'credential_ok' ? 'credential_failed' : event.kind;
+  return `${topic}:${event.account}`;
 }
 
 /**
@@ -79,16 +102,29 @@ export class SharedAccountState implements AccountState {
     this.options.logger.debug({ operation, reason: error instanceof Error ? error.name : 'unknown' }, 'shared account state unavailable');
   }
 
-  private apply(event: StateEvent): void {
-    if (event.kind === 'cooldown') this.local.coolDown(event.account, event.until);
-    else if (event.kind === 'credential_failed') this.local.recordCredentialFailure(event.account, event.until, 0);
-    else this.local.recordUsageIfNewer(event.account, event.percent, event.at);
+  /**
+   * Applies what another replica saw, within bounds: configured accounts only, waits
+   * no longer than any upstream names, times on this replica's clock.
+   */
+  private apply(event: StateEvent, source: 'message' | 'kept'): void {
+    if (!this.options.accounts.has(event.account)) return;
+    const now = this.options.clock();
+    if (now - event.at > KEPT_STATE_LIFETIME_MILLISECONDS) return;
+    // A message is fresh: its wait counts from now on this clock. Kept state may be old:
+    // its end is taken as written (replicas' clocks are assumed in sync), never further
+    // than the longest wait.
+    const until = (sentUntil: number) =>
+      source === 'message' ? now + Math.min(Math.max(0, sentUntil - event.at), LONGEST_WAIT_MILLISECONDS) : Math.min(sentUntil, now + LONGEST_WAIT_MILLISECONDS);
+    if (event.kind === 'cooldown') this.local.coolDown(event.account, until(event.until));
+    else if (event.kind === 'credential_failed') this.local.recordCredentialFailure(event.account, until(event.until), now);
+    else if (event.kind === 'credential_ok') this.local.clearCredentialFailure(event.account);
+    else this.local.recordUsageIfNewer(event.account, event.percent, Math.min(event.at, now));
   }
 
   private receive(text: string): void {
     try {
       const message = JSON.parse(text) as Message;
-      if (message.from !== this.replica && isEvent(message.event)) this.apply(message.event);
+      if (message.from !== this.replica && isEvent(message.event)) this.apply(message.event, 'message');
     } catch {
       // Not ours: ignored.
     }
@@ -96,23 +132,28 @@ export class SharedAccountState implements AccountState {
 
   private publish(event: StateEvent): void {
     const message = JSON.stringify({ from: this.replica, event } satisfies Message);
-    const field = `${event.kind}:${event.account}`;
     const client = this.options.client;
-    void Promise.all([client.publish(this.channel, message), client.hset(this.stateKey, field, JSON.stringify(event))]).catch((error: unknown) => this.warn('publish', error));
+    void Promise.all([client.publish(this.channel, message), client.hset(this.stateKey, fieldOf(event), JSON.stringify(event))]).catch((error: unknown) => this.warn('publish', error));
   }
 
   /** Reads the state every replica kept: what a missed message said. */
   async refresh(): Promise<void> {
     try {
       const kept = await this.options.client.hgetall(this.stateKey);
-      for (const text of Object.values(kept)) {
+      const now = this.options.clock();
+      const stale: string[] = [];
+      for (const [field, text] of Object.entries(kept)) {
+        let event: unknown;
         try {
-          const event: unknown = JSON.parse(text);
-          if (isEvent(event)) this.apply(event);
+          event = JSON.parse(text);
         } catch {
-          // skip a value that is not ours
+          event = undefined;
         }
+        // What is not ours, or long decided, is removed: the hash stays small.
+        if (!isEvent(event) || now - event.at > KEPT_STATE_LIFETIME_MILLISECONDS) stale.push(field);
+        else this.apply(event, 'kept');
       }
+      if (stale.length > 0) await this.options.client.hdel(this.stateKey, ...stale);
     } catch (error) {
       this.warn('refresh', error);
     }
@@ -133,13 +174,13 @@ export class SharedAccountState implements AccountState {
   coolDown(account: string, until: number): number {
     const before = this.local.cooldownUntil(account);
     const inForce = this.local.coolDown(account, until);
-    if (inForce > before) this.publish({ kind: 'cooldown', account, until: inForce });
+    if (inForce > before) this.publish({ kind: 'cooldown', account, until: inForce, at: this.options.clock() });
     return inForce;
   }
 
   refineCooldown(account: string, provisional: number, until: number): void {
     this.local.refineCooldown(account, provisional, until);
-    this.publish({ kind: 'cooldown', account, until: this.local.cooldownUntil(account) });
+    this.publish({ kind: 'cooldown', account, until: this.local.cooldownUntil(account), at: this.options.clock() });
   }
 
   recordFailure(account: string, now: number): void {
@@ -148,7 +189,7 @@ export class SharedAccountState implements AccountState {
 
   recordCredentialFailure(account: string, until: number, now: number): boolean {
     const news = this.local.recordCredentialFailure(account, until, now);
-    if (news) this.publish({ kind: 'credential_failed', account, until });
+    if (news) this.publish({ kind: 'credential_failed', account, until, at: now });
     return news;
   }
 
@@ -162,11 +203,23 @@ export class SharedAccountState implements AccountState {
   }
 
   recordSuccess(account: string): void {
+    // A success after a credential failure is news for the other replicas too.
+    const failed = this.local.view(account, this.options.clock()).credentialFailedUntil > 0;
     this.local.recordSuccess(account);
+    if (failed) this.publish({ kind: 'credential_ok', account, at: this.options.clock() });
   }
 
   async close(): Promise<void> {
     clearInterval(this.timer);
-    await Promise.all([this.options.subscriber.quit().catch(() => undefined), this.options.client.quit().catch(() => undefined)]);
+    await Promise.all([quitOrDisconnect(this.options.subscriber), quitOrDisconnect(this.options.client)]);
+  }
+}
+
+/** A client that cannot say goodbye (disconnected, no offline queue) is cut: no reconnecting after stop. */
+export async function quitOrDisconnect(client: Redis | Cluster): Promise<void> {
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
   }
 }

@@ -45,7 +45,14 @@ function connect(store: RedisStoreConfig): Redis | Cluster {
     return new Cluster(store.nodes.map(hostAndPort), options);
   }
   if (store.sentinels) {
-    return new Redis({ ...common, sentinels: store.sentinels.map(hostAndPort), name: store.name!, ...(tls ? { sentinelTLS: tls, enableTLSForSentinelMode: true } : {}) });
+    return new Redis({
+      ...common,
+      sentinels: store.sentinels.map(hostAndPort),
+      name: store.name!,
+      ...(store.sentinelUsername ? { sentinelUsername: readSource(store.sentinelUsername) } : {}),
+      ...(store.sentinelPassword ? { sentinelPassword: readSource(store.sentinelPassword) } : {}),
+      ...(tls ? { sentinelTLS: tls, enableTLSForSentinelMode: true } : {}),
+    });
   }
   return new Redis(store.url!, common);
 }

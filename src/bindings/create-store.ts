@@ -3,15 +3,18 @@ import type { Metrics } from '../metrics/metrics.js';
 import { MemoryBindingStore } from './memory-store.js';
 import type { BindingTtls } from './store.js';
 
+/** Whole milliseconds, at least one: Redis takes nothing else (PX, PEXPIRE). */
+const wholeMilliseconds = (duration: number) => Math.max(1, Math.round(duration));
+
 export function bindingTtls(bindings: Config['bindings']): BindingTtls {
   return {
-    session: bindings.sessionTtl,
-    response: bindings.responseTtl,
-    stored_item: bindings.responseTtl,
-    encrypted_item: bindings.responseTtl,
-    conversation: bindings.conversationTtl,
-    turn_state: bindings.turnStateTtl,
-    exclusion: bindings.exclusionTtl,
+    session: wholeMilliseconds(bindings.sessionTtl),
+    response: wholeMilliseconds(bindings.responseTtl),
+    stored_item: wholeMilliseconds(bindings.responseTtl),
+    encrypted_item: wholeMilliseconds(bindings.responseTtl),
+    conversation: wholeMilliseconds(bindings.conversationTtl),
+    turn_state: wholeMilliseconds(bindings.turnStateTtl),
+    exclusion: wholeMilliseconds(bindings.exclusionTtl),
   };
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
+import { quitOrDisconnect } from '../accounts/shared-account-state.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Binding, BindingKey, Exclusion, ExclusionKey, StoredBinding } from './binding.js';
 import type { BindingStore, CompareAndSetResult, CreateResult, LearnedBinding } from './store.js';
@@ -47,8 +48,9 @@ export class NearCache implements BindingStore {
     if (bus) {
       bus.subscriber.on('message', (channel: string, text: string) => {
         if (channel !== bus.channel) return;
-        const separator = text.indexOf('\n');
-        if (separator > 0 && text.slice(0, separator) !== this.replica) this.cache.delete(text.slice(separator + 1));
+        const [from, ...keys] = text.split('\n');
+        if (from === this.replica) return;
+        for (const key of keys) this.cache.delete(key);
       });
       const subscribe = () => void Promise.resolve(bus.subscriber.subscribe(bus.channel)).catch(() => undefined);
       if (bus.subscriber.status === 'ready') subscribe();
@@ -56,10 +58,12 @@ export class NearCache implements BindingStore {
     }
   }
 
+  /** One message per change, however many keys it touched. */
   private changed(keys: readonly BindingKey[]): void {
     const bus = this.options.bus;
-    if (!bus) return;
-    for (const key of keys) void Promise.resolve(bus.client.publish(bus.channel, `${this.replica}\n${this.options.keyOf(key)}`)).catch(() => undefined);
+    if (!bus || keys.length === 0) return;
+    const message = [this.replica, ...keys.map((key) => this.options.keyOf(key))].join('\n');
+    void Promise.resolve(bus.client.publish(bus.channel, message)).catch(() => undefined);
   }
 
   private now(): number {
@@ -139,7 +143,7 @@ export class NearCache implements BindingStore {
 
   async close(): Promise<void> {
     this.cache.clear();
-    if (this.options.bus) await Promise.all([this.options.bus.subscriber.quit().catch(() => undefined), this.options.bus.client.quit().catch(() => undefined)]);
+    if (this.options.bus) await Promise.all([quitOrDisconnect(this.options.bus.subscriber), quitOrDisconnect(this.options.bus.client)]);
     await this.inner.close();
   }
 }

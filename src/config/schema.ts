@@ -85,6 +85,9 @@ const storeSchema = z.discriminatedUnion('kind', [
     tlsCaFile: z.string().min(1).optional(),
     username: secretSource.optional(),
     password: secretSource.optional(),
+    /** Credentials of the sentinels themselves, when they require their own. */
+    sentinelUsername: secretSource.optional(),
+    sentinelPassword: secretSource.optional(),
     keyPrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'letters, digits, _ . - (1-32)').default('ca'),
     /** Shared by all replicas: keys are HMAC-SHA256 digests under it. Required. */
     hmacSecret: secretSource.optional(),

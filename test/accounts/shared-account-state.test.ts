@@ -26,14 +26,14 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  const keys = await admin.keys(`${prefix}:*`);
+  const keys = await admin.keys(`${prefix}*`);
   if (keys.length > 0) await admin.del(...keys);
   await admin.quit();
   delete process.env[secretVariable];
 });
 
-async function replica(): Promise<TestProcessor> {
-  const processor = await startTestProcessor({ store: { kind: 'redis', url: REDIS_URL, keyPrefix: prefix, hmacSecret: { env: secretVariable }, deadline: '200ms', accountStateRefresh: '1s' } });
+async function replica(keyPrefix = prefix): Promise<TestProcessor> {
+  const processor = await startTestProcessor({ store: { kind: 'redis', url: REDIS_URL, keyPrefix, hmacSecret: { env: secretVariable }, deadline: '200ms', accountStateRefresh: '1s' } });
   running.push(processor);
   return processor;
 }
@@ -87,5 +87,44 @@ describe('account state shared through Redis', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(two.server.context.accountState.view('acct-a', two.clock.now).inFlight).toBe(0);
     one.server.context.accountState.requestFinished('acct-a');
+  });
+
+  it('what another replica says is bounded: unknown accounts ignored, no wait beyond the longest an upstream names, times on the receiver’s clock', async () => {
+    // A prefix of its own: no state kept by the other tests.
+    const own = `${prefix}-bounded`;
+    const [one, two] = [await replica(own), await replica(own)];
+    two.clock.now = one.clock.now + 3_600_000; // two's clock runs an hour ahead
+    const publisher = new Redis(REDIS_URL);
+    try {
+      const channel = `${own}:{accounts}:events`;
+      const forged = (event: object) => publisher.publish(channel, JSON.stringify({ from: 'forger', event }));
+      await forged({ kind: 'cooldown', account: 'acct-a', until: 1e15, at: one.clock.now });
+      await forged({ kind: 'cooldown', account: 'no-such-account', until: one.clock.now + 60_000, at: one.clock.now });
+      await forged({ kind: 'usage', account: 'acct-b', percent: 1e9, at: one.clock.now });
+      await within(1000, () => one.server.context.accountState.view('acct-a', one.clock.now).coolingDownUntil > one.clock.now);
+      const until = one.server.context.accountState.view('acct-a', one.clock.now).coolingDownUntil;
+      expect(until - one.clock.now).toBeLessThanOrEqual(8 * 24 * 3600_000);
+      expect(one.server.context.accountState.view('acct-b', one.clock.now).usedPercent).toBe(0);
+      // Two, an hour ahead, sees a 60 s cooldown: one (and any other replica) cools for 60 s, not an hour.
+      const limited = await exchange(two, 'skewed', { ':status': '429', 'retry-after': '60' });
+      await within(1000, () => one.server.context.accountState.view(limited.account, one.clock.now).coolingDownUntil > one.clock.now);
+      const wait = one.server.context.accountState.view(limited.account, one.clock.now).coolingDownUntil - one.clock.now;
+      if (limited.account !== 'acct-a') expect(wait).toBeLessThanOrEqual(61_000);
+    } finally {
+      await publisher.quit();
+    }
+  });
+
+  it('a success after a credential failure clears it on every replica, and the refresh does not bring it back', async () => {
+    const own = `${prefix}-credential`;
+    const [one, two] = [await replica(own), await replica(own)];
+    two.clock.now = one.clock.now;
+    one.server.context.accountState.recordCredentialFailure('acct-c', one.clock.now + 300_000, one.clock.now);
+    await within(1000, () => two.server.context.accountState.view('acct-c', two.clock.now).credentialFailedUntil > two.clock.now);
+    one.server.context.accountState.recordSuccess('acct-c');
+    await within(1000, () => two.server.context.accountState.view('acct-c', two.clock.now).credentialFailedUntil === 0);
+    await new Promise((resolve) => setTimeout(resolve, 1300)); // one refresh later
+    expect(two.server.context.accountState.view('acct-c', two.clock.now).credentialFailedUntil).toBe(0);
+    expect(one.server.context.accountState.view('acct-c', one.clock.now).credentialFailedUntil).toBe(0);
   });
 });
