@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../logging/logger.js';
+import { quitOrDisconnect } from '../redis/client.js';
 import type { AccountHealthView, AccountState, AccountStateTable, HealthPolicy } from './health.js';
 
 /**
@@ -215,11 +216,3 @@ export class SharedAccountState implements AccountState {
   }
 }
 
-/** A client that cannot say goodbye (disconnected, no offline queue) is cut: no reconnecting after stop. */
-export async function quitOrDisconnect(client: Redis | Cluster): Promise<void> {
-  try {
-    await client.quit();
-  } catch {
-    client.disconnect();
-  }
-}

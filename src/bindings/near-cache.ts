@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
-import { quitOrDisconnect } from '../accounts/shared-account-state.js';
+import { quitOrDisconnect } from '../redis/client.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Binding, BindingKey, Exclusion, ExclusionKey, StoredBinding } from './binding.js';
 import type { BindingStore, CompareAndSetResult, CreateResult, LearnedBinding } from './store.js';

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Binding, BindingKey, Exclusion, ExclusionKey, StoredBinding } from './binding.js';
-import { quitOrDisconnect } from '../accounts/shared-account-state.js';
+import { quitOrDisconnect } from '../redis/client.js';
 import { COMPARE_AND_SET, CREATE, DELETE_IF, LEARN, READ } from './redis-scripts.js';
 import type { BindingStore, BindingTtls, CompareAndSetResult, CreateResult, LearnedBinding } from './store.js';
 

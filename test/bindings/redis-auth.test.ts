@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindingKey } from '../../src/bindings/binding.js';
-import { createRedisClient } from '../../src/bindings/create-redis-store.js';
+import { createRedisClient } from '../../src/redis/client.js';
 import { RedisBindingStore } from '../../src/bindings/redis-store.js';
 import { parseConfig } from '../../src/config/load.js';
 import { redisCli, startRedisStandalone, type RedisStandaloneHandle } from '../support/redis-servers.js';

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisClient } from '../../src/bindings/create-redis-store.js';
+import { createRedisClient } from '../../src/redis/client.js';
 import { parseConfig } from '../../src/config/load.js';
 import { redisCli, startRedisSentinel, type RedisSentinelHandle } from '../support/redis-servers.js';
 

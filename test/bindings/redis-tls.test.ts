@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BindingScope } from '../../src/bindings/binding.js';
-import { createRedisClient } from '../../src/bindings/create-redis-store.js';
+import { createRedisClient } from '../../src/redis/client.js';
 import { RedisBindingStore } from '../../src/bindings/redis-store.js';
 import { parseConfig } from '../../src/config/load.js';
 import { startRedisTls, type RedisTlsHandle } from '../support/redis-servers.js';

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis, type Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindingKey, exclusionKey, type Binding, type BindingScope } from '../../src/bindings/binding.js';
-import { createRedisClient } from '../../src/bindings/create-redis-store.js';
+import { createRedisClient } from '../../src/redis/client.js';
 import { RedisBindingStore } from '../../src/bindings/redis-store.js';
 import type { BindingStore } from '../../src/bindings/store.js';
 import { parseConfig } from '../../src/config/load.js';
