@@ -39,7 +39,7 @@ export interface RunFigures {
   counters: StoreCounters;
 }
 
-function sessionsOnOneAccount(stats: WorkloadStats): number {
+export function sessionsOnOneAccount(stats: WorkloadStats): number {
   const accounts = new Map<string, Set<string>>();
   for (const record of stats.records) {
     const set = accounts.get(record.session) ?? new Set<string>();
