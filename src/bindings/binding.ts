@@ -20,8 +20,6 @@ export type BindingKind =
   /** x-codex-turn-state token → the exact account that issued it */
   | 'turn_state';
 
-export const BINDING_KINDS: readonly BindingKind[] = ['session', 'response', 'stored_item', 'encrypted_item', 'conversation', 'turn_state'];
-
 export interface Binding {
   readonly account: string;
   readonly domain: string;

@@ -20,7 +20,6 @@ export interface SelectionContext {
 // Filters: each narrows the candidates.
 export const inDomain = (domain: string) => (candidate: Candidate) => candidate.account.domain === domain;
 export const usableAt = (context: SelectionContext) => (candidate: Candidate) => isUsable(candidate.health, context.policy, context.now);
-export const notAccount = (name: string) => (candidate: Candidate) => candidate.account.name !== name;
 
 /** An account near its usage window counts as this many times more loaded. */
 export const NEAR_LIMIT_PENALTY = 4;
@@ -46,19 +45,6 @@ export function pickLeastLoaded(candidates: readonly Candidate[], context: Selec
     }
   }
   return tied.length === 1 ? tied[0] : context.tieBreaker(tied);
-}
-
-/** A new session's account: usable accounts only (optionally inside one domain). */
-export function selectNewAccount(
-  candidates: readonly Candidate[],
-  context: SelectionContext,
-  filters: ReadonlyArray<(candidate: Candidate) => boolean> = [],
-): Account | undefined {
-  const usable = usableAt(context);
-  return pickLeastLoaded(
-    candidates.filter((candidate) => usable(candidate) && filters.every((filter) => filter(candidate))),
-    context,
-  );
 }
 
 /**

@@ -2,10 +2,11 @@
 // upstream answer, the others know within a second.
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { connectTestRedis, dropKeysAndQuit, TEST_REDIS_URL } from '../support/redis.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { codexRequest, metadataOf, routedCluster, ScriptedStream, startTestProcessor, type TestProcessor } from '../support/processor.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = TEST_REDIS_URL;
 const prefix = `ca-state-${randomUUID().slice(0, 8)}`;
 const secretVariable = `CODEX_AFFINITY_TEST_HMAC_${randomUUID().slice(0, 8).replace(/-/g, '')}`;
 let admin: Redis;
@@ -13,12 +14,7 @@ const running: TestProcessor[] = [];
 
 beforeAll(async () => {
   process.env[secretVariable] = 'replicas-share-this-secret';
-  admin = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
-  try {
-    await admin.ping();
-  } catch (error) {
-    throw new Error(`These tests need a Redis at ${REDIS_URL} (set REDIS_URL, or install redis-server): ${String(error)}`);
-  }
+  admin = await connectTestRedis();
 });
 
 afterEach(async () => {
@@ -26,9 +22,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  const keys = await admin.keys(`${prefix}*`);
-  if (keys.length > 0) await admin.del(...keys);
-  await admin.quit();
+  await dropKeysAndQuit(admin, prefix);
   delete process.env[secretVariable];
 });
 

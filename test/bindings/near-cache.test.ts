@@ -2,6 +2,7 @@
 // copy dropped when one replica changes a binding, and answers while Redis is away.
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { connectTestRedis, dropKeysAndQuit, TEST_REDIS_URL } from '../support/redis.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindingKey, type Binding, type BindingScope } from '../../src/bindings/binding.js';
 import { GuardedStore } from '../../src/bindings/guarded-store.js';
@@ -11,7 +12,7 @@ import { createLogger } from '../../src/logging/logger.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 import { CONTRACT_TTLS } from './store-contract.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = TEST_REDIS_URL;
 const prefix = `ca-near-${randomUUID().slice(0, 8)}`;
 const clients: Redis[] = [];
 const connect = () => {
@@ -47,19 +48,12 @@ async function eventually(condition: () => Promise<boolean>, milliseconds = 2000
 
 let admin: Redis;
 beforeAll(async () => {
-  admin = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
-  try {
-    await admin.ping();
-  } catch (error) {
-    throw new Error(`These tests need a Redis at ${REDIS_URL} (set REDIS_URL, or install redis-server): ${String(error)}`);
-  }
+  admin = await connectTestRedis();
 });
 
 afterAll(async () => {
-  const keys = await admin.keys(`${prefix}:*`);
-  if (keys.length > 0) await admin.del(...keys);
   await Promise.all(clients.map((client) => client.quit().catch(() => undefined)));
-  await admin.quit();
+  await dropKeysAndQuit(admin, prefix);
 });
 
 describe('near cache in front of Redis', () => {

@@ -2,13 +2,14 @@
 // answer degrades to placement within the deadline.
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { connectTestRedis, dropKeysAndQuit, TEST_REDIS_URL } from '../support/redis.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { codexRequest, metadataOf, routedCluster, ScriptedStream, sseStream, startTestProcessor, THREE_DOMAINS, type TestProcessor } from '../support/processor.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = TEST_REDIS_URL;
 const prefix = `ca-proc-${randomUUID().slice(0, 8)}`;
 const secretVariable = `CODEX_AFFINITY_TEST_HMAC_${randomUUID().slice(0, 8).replace(/-/g, '')}`;
 let admin: Redis;
@@ -16,12 +17,7 @@ const running: TestProcessor[] = [];
 
 beforeAll(async () => {
   process.env[secretVariable] = 'replicas-share-this-secret';
-  admin = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
-  try {
-    await admin.ping();
-  } catch (error) {
-    throw new Error(`These tests need a Redis at ${REDIS_URL} (set REDIS_URL, or install redis-server): ${String(error)}`);
-  }
+  admin = await connectTestRedis();
 });
 
 afterEach(async () => {
@@ -29,9 +25,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  const keys = await admin.keys(`${prefix}:*`);
-  if (keys.length > 0) await admin.del(...keys);
-  await admin.quit();
+  await dropKeysAndQuit(admin, prefix);
   delete process.env[secretVariable];
 });
 

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { connectTestRedis, dropKeysAndQuit, TEST_REDIS_URL } from '../support/redis.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindingKey, type BindingScope } from '../../src/bindings/binding.js';
 import { RedisBindingStore } from '../../src/bindings/redis-store.js';
 import { CONTRACT_TTLS, storeContract } from './store-contract.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = TEST_REDIS_URL;
 const prefix = `ca-test-${randomUUID().slice(0, 8)}`;
 const clients: Redis[] = [];
 let admin: Redis;
@@ -17,19 +18,12 @@ function open(): RedisBindingStore {
 }
 
 beforeAll(async () => {
-  admin = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
-  try {
-    await admin.ping();
-  } catch (error) {
-    throw new Error(`These tests need a Redis at ${REDIS_URL} (set REDIS_URL, or install redis-server: apt-get install redis-server): ${String(error)}`);
-  }
+  admin = await connectTestRedis();
 });
 
 afterAll(async () => {
-  const keys = await admin.keys(`${prefix}:*`);
-  if (keys.length > 0) await admin.del(...keys);
   await Promise.all(clients.map((client) => client.quit().catch(() => undefined)));
-  await admin.quit();
+  await dropKeysAndQuit(admin, prefix);
 });
 
 let principal = 0;

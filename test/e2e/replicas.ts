@@ -18,6 +18,7 @@ import type { ConfigInput } from '../../src/config/schema.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { startFakeAccount, type FakeAccount, type FakeAccountOptions } from '../fake-upstream/index.js';
+import { affinityEnvoy } from './stack.js';
 import { startEnvoy, type Envoy } from '../harness/index.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -243,20 +244,7 @@ export async function startReplicatedStack(options: ReplicatedStackOptions): Pro
     });
     for (let index = 0; index < options.replicas; index++) {
       const processor = await startReplica();
-      const envoy = await startEnvoy({
-        ext_proc: {
-          grpc_service: { target: processor.grpcAddress },
-          processing_mode: { request_header_mode: 'SEND', response_header_mode: 'SEND', request_body_mode: 'BUFFERED', response_body_mode: 'NONE' },
-          // As stack.ts: above the 200 ms default, large bodies on a busy 2-core machine.
-          message_timeout: '2s',
-          allow_mode_override: true,
-          mutation_rules: { allow_envoy: true },
-          metadata_options: { receiving_namespaces: { untyped: ['codex_affinity'] } },
-        },
-        route_config: { routes: [{ match: { prefix: '/' }, route: { cluster_header: config.routing.clusterHeader, ...(retry ? { retry_policy: retry } : {}) } }] },
-        clusters: accounts.map((fake) => ({ name: `cluster-${fake.name}`, endpoints: [{ address: '127.0.0.1', port: fake.port }] })),
-        per_connection_buffer_limit_bytes: 16 * 1024 * 1024,
-      });
+      const envoy = await startEnvoy(affinityEnvoy(processor.grpcAddress, config.routing.clusterHeader, accounts, retry));
       pods.push({ index, envoy, processor, ready: true, inFlight: 0, requests: 0, restarts: 0 });
       closers.push(() => envoy.close());
     }

@@ -39,6 +39,32 @@ export interface Stack {
 
 const RETRY_DEFAULT = { retry_on: 'connect-failure,reset', num_retries: 1 };
 
+/**
+ * The Envoy stand-in in front of a processor as deploy/envoy.yaml sets it up: ext_proc
+ * with mode_override, a cluster_header route, one cluster per fake account.
+ */
+export function affinityEnvoy(
+  processorAddress: string,
+  clusterHeader: string,
+  accounts: readonly FakeAccount[],
+  retry: { retry_on: string; num_retries: number } | undefined,
+): Parameters<typeof startEnvoy>[0] {
+  return {
+    ext_proc: {
+      grpc_service: { target: processorAddress },
+      processing_mode: { request_header_mode: 'SEND', response_header_mode: 'SEND', request_body_mode: 'BUFFERED', response_body_mode: 'NONE' },
+      // Above the 200 ms default, as deploy/envoy.yaml: large bodies on a busy 2-core machine.
+      message_timeout: '2s',
+      allow_mode_override: true,
+      mutation_rules: { allow_envoy: true },
+      metadata_options: { receiving_namespaces: { untyped: ['codex_affinity'] } },
+    },
+    route_config: { routes: [{ match: { prefix: '/' }, route: { cluster_header: clusterHeader, ...(retry ? { retry_policy: retry } : {}) } }] },
+    clusters: accounts.map((fake) => ({ name: `cluster-${fake.name}`, endpoints: [{ address: '127.0.0.1', port: fake.port }] })),
+    per_connection_buffer_limit_bytes: 16 * 1024 * 1024,
+  };
+}
+
 export async function startStack(options: StackOptions): Promise<Stack> {
   const accounts: FakeAccount[] = [];
   const closers: Array<() => Promise<unknown>> = [];
@@ -63,20 +89,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       processor = await startServer(config, { logger: createLogger('warn'), ...(options.store ? { store: options.store } : {}) });
       processorConfig = config;
       closers.push(() => processor!.stop(1000));
-      envoy = await startEnvoy({
-        ext_proc: {
-          grpc_service: { target: processor.grpcAddress },
-          processing_mode: { request_header_mode: 'SEND', response_header_mode: 'SEND', request_body_mode: 'BUFFERED', response_body_mode: 'NONE' },
-          // Above the 200 ms default, as deploy/envoy.yaml: large bodies on a busy 2-core machine.
-          message_timeout: '2s',
-          allow_mode_override: true,
-          mutation_rules: { allow_envoy: true },
-          metadata_options: { receiving_namespaces: { untyped: ['codex_affinity'] } },
-        },
-        route_config: { routes: [{ match: { prefix: '/' }, route: { cluster_header: config.routing.clusterHeader, ...(retry ? { retry_policy: retry } : {}) } }] },
-        clusters: accounts.map((fake) => ({ name: `cluster-${fake.name}`, endpoints: [{ address: '127.0.0.1', port: fake.port }] })),
-        per_connection_buffer_limit_bytes: 16 * 1024 * 1024,
-      });
+      envoy = await startEnvoy(affinityEnvoy(processor.grpcAddress, config.routing.clusterHeader, accounts, retry));
     } else {
       const ringHash = options.topology === 'ring-hash';
       envoy = await startEnvoy({

@@ -4,7 +4,7 @@ import { HEALTHY, type AccountHealthView } from '../../src/accounts/health.js';
 import type { Exclusion, StoredBinding } from '../../src/bindings/binding.js';
 import { decide, type Anchor, type DecisionInput } from '../../src/routing/decide.js';
 import { placementOrder } from '../../src/routing/placement.js';
-import { createWeightedRoundRobin, selectNewAccount, type Candidate } from '../../src/routing/select.js';
+import { createWeightedRoundRobin, pickLeastLoaded, type Candidate } from '../../src/routing/select.js';
 
 const NOW = 1_000_000;
 const POLICY = { failureWindowMilliseconds: 60_000, failureThreshold: 5, nearLimitPercent: 90 };
@@ -303,7 +303,7 @@ describe('selection for requests without a key', () => {
       { account: account('big', 'x', 4), health: { ...healthy, inFlight: 3 } },
       { account: account('small', 'y', 1), health: { ...healthy, inFlight: 1 } },
     ];
-    const chosen = selectNewAccount(candidates, { now: NOW, policy: { failureWindowMilliseconds: 1, failureThreshold: 5, nearLimitPercent: 90 }, tieBreaker: (tied) => tied[0]! });
+    const chosen = pickLeastLoaded(candidates, { now: NOW, policy: { failureWindowMilliseconds: 1, failureThreshold: 5, nearLimitPercent: 90 }, tieBreaker: (tied) => tied[0]! });
     expect(chosen?.name).toBe('big');
   });
 });
