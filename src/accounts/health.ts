@@ -66,7 +66,6 @@ export interface AccountState {
   requestFinished(account: string): void;
   /** Extends the cooldown to `until` (never shortens it); returns the cooldown now in force. */
   coolDown(account: string, until: number): number;
-  refineCooldown(account: string, provisional: number, until: number): void;
   recordFailure(account: string, now: number): void;
   /** True when this is news (the account was not already marked). */
   recordCredentialFailure(account: string, until: number, now: number): boolean;
@@ -130,16 +129,6 @@ export class AccountStateTable implements AccountState {
     const state = this.state(account);
     if (until > state.coolingDownUntil) state.coolingDownUntil = until;
     return state.coolingDownUntil;
-  }
-
-  /**
-   * Replaces a provisional cooldown (set from a 429's headers before its body
-   * was read) by the one the body names, unless something else changed it since.
-   */
-  refineCooldown(account: string, provisional: number, until: number): void {
-    const state = this.state(account);
-    if (state.coolingDownUntil === provisional) state.coolingDownUntil = until;
-    else if (until > state.coolingDownUntil) state.coolingDownUntil = until;
   }
 
   recordFailure(account: string, now: number): void {

@@ -179,11 +179,6 @@ export class SharedAccountState implements AccountState {
     return inForce;
   }
 
-  refineCooldown(account: string, provisional: number, until: number): void {
-    this.local.refineCooldown(account, provisional, until);
-    this.publish({ kind: 'cooldown', account, until: this.local.cooldownUntil(account), at: this.options.clock() });
-  }
-
   recordFailure(account: string, now: number): void {
     this.local.recordFailure(account, now);
   }

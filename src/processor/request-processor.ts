@@ -216,6 +216,8 @@ export class AffinityRequestProcessor implements RequestProcessor {
 
   finish(): void {
     this.finished = true;
+    // An error whose body never came is judged by its status.
+    this.response?.settle();
     if (this.accountCounted !== undefined) {
       this.context.accountState.requestFinished(this.accountCounted);
       this.context.metrics.inFlight.dec({ account: this.accountCounted });

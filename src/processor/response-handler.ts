@@ -61,8 +61,8 @@ export interface ResponseHandlerOptions {
  */
 export class ResponseHandler {
   private reading: Reading = { kind: 'none' };
-  /** The cooldown set from a 429's headers, refined once its body is read. */
-  private provisionalCooldown: number | undefined;
+  /** An error status whose effect on the account waits for its body (the body says what it concerns). */
+  private pendingVerdict: { readonly status: number; readonly cooldownFromHeaders: number | undefined } | undefined;
   /** The response's content-encoding, when not identity (bodies are decoded before reading). */
   private encoding: string | undefined;
   private readonly account: Account;
@@ -81,7 +81,7 @@ export class ResponseHandler {
   }
 
   async headers(headers: Map<string, string>, endOfStream: boolean): Promise<PhaseAnswer> {
-    const { config, metrics, accountState, clock, logger } = this.context;
+    const { metrics, accountState, clock } = this.context;
     const account = this.account;
     const status = Number(headers.get(':status'));
     const now = clock();
@@ -94,19 +94,15 @@ export class ResponseHandler {
     if (exhausted !== undefined) accountState.coolDown(account.name, exhausted);
 
     if (status === 429) {
-      // Provisional: the body (when Envoy sends it) may name a more precise reset.
-      const fromHeaders = cooldownUntil(headers, now);
-      const until = accountState.coolDown(account.name, fromHeaders ?? now + config.health.defaultCooldown);
-      if (fromHeaders === undefined) this.provisionalCooldown = until;
-      metrics.cooldowns.inc({ account: account.name });
+      // What the 429 concerns (the account, or this request alone) is in its body: the
+      // verdict waits for it when Envoy sends it, else the headers decide.
+      this.pendingVerdict = { status, cooldownFromHeaders: cooldownUntil(headers, now) };
     } else if (status >= 500) {
       accountState.recordFailure(account.name, now);
     } else if ((status === 401 || status === 403) && this.context.credentials.has(account.name)) {
       // Only the credential the processor injects is the account's; without one, a 401
       // is about the client's own key and must not take the account from other tenants.
-      if (accountState.recordCredentialFailure(account.name, now + config.health.credentialRecheck, now)) {
-        logger.error({ account: account.name, status }, 'upstream rejected the account credential; no new sessions until recheck');
-      }
+      this.pendingVerdict = { status, cooldownFromHeaders: undefined };
     } else if ((status >= 200 && status < 300) || status === 101) {
       accountState.recordSuccess(account.name);
       const token = headers.get(TURN_STATE_HEADER)?.trim();
@@ -114,6 +110,7 @@ export class ResponseHandler {
       this.proofPending = true;
     }
     const answer = await this.readingFor(status, headers, endOfStream);
+    if (this.reading.kind !== 'error') this.settle();
     // A stream can still fail after its 200 (an error event): its proof waits for its end.
     if (this.proofPending && this.reading.kind !== 'sse' && this.reading.kind !== 'sse_to_json') await this.prove();
     if (this.options.healedHeader === undefined) return answer;
@@ -172,13 +169,17 @@ export class ResponseHandler {
     reading.size += chunk.length;
     if (reading.size > this.context.config.responses.maxInspectBytes) {
       this.reading = { kind: 'none' };
+      this.settle();
       return CONTINUE;
     }
     if (!endOfStream) return CONTINUE;
     this.reading = { kind: 'none' };
     const received = Buffer.concat(reading.chunks);
     const decoded = decodeBody(received, this.encoding, this.context.config.responses.maxInspectBytes);
-    if (decoded.kind !== 'identity' && decoded.kind !== 'decoded') return CONTINUE;
+    if (decoded.kind !== 'identity' && decoded.kind !== 'decoded') {
+      this.settle();
+      return CONTINUE;
+    }
     const whole = decoded.kind === 'decoded' ? decoded.body : received;
     if (reading.kind === 'sse_to_json') return this.streamToJson(whole);
     let parsed: unknown;
@@ -217,12 +218,44 @@ export class ResponseHandler {
     await learnResponseFacts(this.context, this.options.scope, this.account, facts, this.options.requestStored);
   }
 
-  /** Acts on a classified upstream error; never changes the status the client sees. */
+  /**
+   * An error status whose body never came (or could not be read): the status alone
+   * decides, as it would for any client. Also called when the stream ends.
+   */
+  settle(): void {
+    const verdict = this.pendingVerdict;
+    if (!verdict) return;
+    this.pendingVerdict = undefined;
+    const now = this.context.clock();
+    if (verdict.status === 429) this.coolDown(verdict.cooldownFromHeaders ?? now + this.context.config.health.defaultCooldown);
+    else this.credentialFailed(verdict.status);
+  }
+
+  private coolDown(until: number): void {
+    this.context.accountState.coolDown(this.account.name, until);
+    this.context.metrics.cooldowns.inc({ account: this.account.name });
+  }
+
+  private credentialFailed(status: number): void {
+    const { accountState, config, clock, logger } = this.context;
+    const now = clock();
+    if (accountState.recordCredentialFailure(this.account.name, now + config.health.credentialRecheck, now)) {
+      logger.error({ account: this.account.name, status }, 'upstream rejected the account credential; no new sessions until recheck');
+    }
+  }
+
+  /**
+   * Acts on a classified upstream error; never changes the status the client sees.
+   * Only errors that say the account (or its credential) is unusable change account
+   * state; an error about one request (too large, no access to a model) leaves it alone.
+   */
   private async onError(status: number, body: unknown): Promise<ErrorClassification> {
     const { accountState, config, metrics, clock } = this.context;
     const now = clock();
     const classification = classifyError(status, body, now);
     const account = this.account.name;
+    const verdict = this.pendingVerdict;
+    this.pendingVerdict = undefined;
     metrics.upstreamErrors.inc({ account, error_class: classification.errorClass });
     switch (classification.errorClass) {
       case 'invalid_encrypted_content':
@@ -234,21 +267,25 @@ export class ResponseHandler {
         if (this.options.proof.orphan && this.options.placementKey) await excludeAfterRefusal(this.context, this.options.placementKey, this.account, classification.errorClass);
         break;
       case 'rate_limit_exceeded':
-      case 'usage_limit_reached': {
-        const until = classification.resetAt ?? now + config.health.defaultCooldown;
-        if (this.provisionalCooldown !== undefined) accountState.refineCooldown(account, this.provisionalCooldown, until);
-        else accountState.coolDown(account, until);
-        if (status !== 429) metrics.cooldowns.inc({ account });
+      case 'usage_limit_reached':
+        this.coolDown(classification.resetAt ?? verdict?.cooldownFromHeaders ?? now + config.health.defaultCooldown);
         break;
-      }
       case 'insufficient_quota':
-        if (this.provisionalCooldown !== undefined) accountState.refineCooldown(account, this.provisionalCooldown, now + config.health.quotaCooldown);
-        else accountState.coolDown(account, now + config.health.quotaCooldown);
+        this.coolDown(now + config.health.quotaCooldown);
         break;
       case 'server_is_overloaded':
         if (status < 500) accountState.recordFailure(account, now);
         break;
+      case 'credentials':
+        if (verdict) this.credentialFailed(status);
+        break;
+      case 'request_too_large':
+      case 'forbidden':
+        // About this request alone: counted, the account keeps serving.
+        break;
       default:
+        // A 429 that names nothing more is the account's.
+        if (verdict?.status === 429) this.coolDown(verdict.cooldownFromHeaders ?? now + config.health.defaultCooldown);
         break;
     }
     return classification;

@@ -12,13 +12,18 @@ export type ErrorClass =
   | 'item_not_found'
   /** a conversation or stored response named in the request or path is unknown on this account */
   | 'stored_object_not_found'
+  /** a request larger than the account's per-minute token limit: about this request, not the account */
+  | 'request_too_large'
   | 'rate_limit_exceeded'
   | 'usage_limit_reached'
   | 'insufficient_quota'
   | 'server_is_overloaded'
   | 'context_length_exceeded'
   | 'unsupported_parameter'
+  /** the credential or the account itself is unusable (401, or a 403 that says so) */
   | 'credentials'
+  /** a 403 about this request (e.g. no access to the model): the account is fine */
+  | 'forbidden'
   | 'server_error'
   | 'other';
 
@@ -36,11 +41,19 @@ interface ErrorFields {
   resetsInSeconds?: number;
 }
 
+/** Messages are read up to this length: the patterns run in time bounded by it, whatever the upstream sends. */
+const MESSAGE_READ_LIMIT = 2048;
+
 function fieldsOf(body: unknown): ErrorFields {
+  const fields = readFields(body);
+  return fields.message.length > MESSAGE_READ_LIMIT ? { ...fields, message: fields.message.slice(0, MESSAGE_READ_LIMIT) } : fields;
+}
+
+function readFields(body: unknown): ErrorFields {
   if (body === null || typeof body !== 'object') return { message: typeof body === 'string' ? body : '' };
   const record = body as Record<string, unknown>;
   if (typeof record.detail === 'string') return { message: record.detail };
-  if (record.detail && typeof record.detail === 'object') return fieldsOf(record.detail);
+  if (record.detail && typeof record.detail === 'object') return readFields(record.detail);
   const error = (record.error && typeof record.error === 'object' ? record.error : record) as Record<string, unknown>;
   const number = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : typeof value === 'string' && /^\d+(\.\d+)?$/.test(value) ? Number(value) : undefined);
   return {
@@ -63,6 +76,11 @@ export function parseTryAgainIn(message: string): number | undefined {
   return total > 0 ? total : undefined;
 }
 
+/** Codes that say the credential or the account cannot be used at all. */
+const CREDENTIAL_CODES = new Set(['invalid_api_key', 'account_deactivated', 'organization_deactivated', 'invalid_organization', 'token_expired', 'token_invalidated']);
+/** A 403 that speaks of the key, the account or the organisation being unusable. Bounded, no backtracking. */
+const ACCOUNT_UNUSABLE = /\b(api key|account|organization|organisation|workspace)\b[^.]{0,60}\b(deactivated|disabled|suspended|revoked|banned|invalid)\b/i;
+
 export function classifyError(status: number, body: unknown, now: number): ErrorClassification {
   const fields = fieldsOf(body);
   const code = fields.code ?? '';
@@ -82,6 +100,7 @@ export function classifyError(status: number, body: unknown, now: number): Error
     return { errorClass: 'usage_limit_reached', ...(resetAt !== undefined && resetAt > now ? { resetAt } : {}) };
   }
   if (code === 'insufficient_quota' || type === 'insufficient_quota') return { errorClass: 'insufficient_quota' };
+  if (lower.includes('request too large')) return { errorClass: 'request_too_large' };
   if (code === 'rate_limit_exceeded' || type === 'rate_limit_exceeded' || status === 429) {
     const wait = parseTryAgainIn(message);
     return { errorClass: 'rate_limit_exceeded', ...(wait !== undefined ? { resetAt: now + wait } : {}) };
@@ -91,7 +110,8 @@ export function classifyError(status: number, body: unknown, now: number): Error
     return { errorClass: 'context_length_exceeded' };
   }
   if (code === 'unsupported_parameter' || lower.startsWith('unsupported parameter')) return { errorClass: 'unsupported_parameter' };
-  if (status === 401 || status === 403 || code === 'invalid_api_key') return { errorClass: 'credentials' };
+  if (status === 401 || CREDENTIAL_CODES.has(code) || (status === 403 && ACCOUNT_UNUSABLE.test(message))) return { errorClass: 'credentials' };
+  if (status === 403) return { errorClass: 'forbidden' };
   if (status >= 500) return { errorClass: 'server_error' };
   return { errorClass: 'other' };
 }

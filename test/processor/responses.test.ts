@@ -191,3 +191,55 @@ describe('forced streams', () => {
     expect(headers.get('content-length')).toBe(String(body.length));
   });
 });
+
+describe('errors about one request leave the account alone', () => {
+  const SINGLE = [
+    { name: 'a1', cluster: 'cluster-a1', domain: 'org-a' },
+    { name: 'b1', cluster: 'cluster-b1', domain: 'org-b' },
+  ];
+
+  it('a 429 "Request too large … tokens per min" does not cool the account (on this replica or any other)', async () => {
+    processor = await startTestProcessor({ accounts: SINGLE });
+    const first = await exchange(processor, codexRequest({ session: 'huge', turn: 1 }));
+    const tooLarge = {
+      error: {
+        message: 'Request too large for gpt-5.1 in organization org-xyz on tokens per min (TPM): Limit 30000, Requested 50000. The input or output tokens must be reduced in order to run successfully.',
+        type: 'tokens',
+        param: null,
+        code: 'rate_limit_exceeded',
+      },
+    };
+    await exchange(processor, codexRequest({ session: 'huge', turn: 1 }), { status: 429, headers: { 'retry-after': '60' }, body: JSON.stringify(tooLarge) });
+    const view = processor.server.context.accountState.view(String(first.metadata.account), processor.clock.now);
+    expect(view.coolingDownUntil).toBe(0);
+    expect(await processor.server.context.metrics.registry.getSingleMetricAsString('codex_affinity_upstream_errors_total')).toMatch(/error_class="request_too_large"} 1/);
+  });
+
+  it('a 429 whose body never comes is judged by its headers: the account cools down', async () => {
+    processor = await startTestProcessor({ accounts: SINGLE });
+    const first = await exchange(processor, codexRequest({ session: 'bodiless', turn: 1 }));
+    await exchange(processor, codexRequest({ session: 'bodiless', turn: 1 }), { status: 429, headers: { 'retry-after': '60' } });
+    expect(processor.server.context.accountState.view(String(first.metadata.account), processor.clock.now).coolingDownUntil).toBe(processor.clock.now + 60_000);
+  });
+
+  it('a 403 about a model (injected credential) leaves the credential alone; a 403 saying the account is deactivated does not', async () => {
+    process.env.TEST_ACCOUNT_KEY = 'sk-account-key';
+    processor = await startTestProcessor({ accounts: SINGLE.map((account) => ({ ...account, credential: { apiKey: { env: 'TEST_ACCOUNT_KEY' } } })) });
+    const first = await exchange(processor, codexRequest({ session: 'model', turn: 1 }));
+    const account = String(first.metadata.account);
+    const modelDenied = { error: { message: 'Project `proj_abc` does not have access to model `gpt-5.1-pro`', type: 'invalid_request_error', param: null, code: 'model_not_found' } };
+    await exchange(processor, codexRequest({ session: 'model', turn: 1 }), { status: 403, body: JSON.stringify(modelDenied) });
+    expect(processor.server.context.accountState.view(account, processor.clock.now).credentialFailedUntil).toBe(0);
+    const deactivated = { error: { message: 'This account has been deactivated, please reach out to support.', type: 'invalid_request_error', param: null, code: null } };
+    await exchange(processor, codexRequest({ session: 'model', turn: 1 }), { status: 403, body: JSON.stringify(deactivated) });
+    expect(processor.server.context.accountState.view(account, processor.clock.now).credentialFailedUntil).toBeGreaterThan(processor.clock.now);
+  });
+
+  it('an error message of any size is read in bounded time: only its first 2 KB count', async () => {
+    processor = await startTestProcessor({ accounts: SINGLE });
+    const huge = { error: { message: `${'x'.repeat(256 * 1024)} The encrypted content could not be verified.`, type: 'invalid_request_error', code: null } };
+    const failed = await exchange(processor, codexRequest({ session: 'long-message', turn: 1 }), { status: 400, body: JSON.stringify(huge) });
+    // The phrase lies past the bound: not taken for an account-bound error.
+    expect(metadataOf(failed.responseBodyAnswer!)).toMatchObject({ error_class: 'other' });
+  });
+});
