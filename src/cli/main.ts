@@ -47,10 +47,15 @@ async function serve(values: { config?: string; 'grpc-port'?: string; 'http-port
   } catch (error) {
     fail(`cannot start: ${(error as Error).message}`, 1);
   }
-  logger.info(
-    { grpc: server.grpcAddress, http: server.httpAddress, accounts: config.accounts.length, store: config.store.kind },
-    `listening grpc=${server.grpcAddress} http=${server.httpAddress}`,
-  );
+  // The promised "listening" line appears at any level but silent: at info, or at the
+  // configured level when that is higher.
+  const listeningLevel = logger.isLevelEnabled('info') ? 'info' : config.logging.level === 'silent' ? undefined : config.logging.level;
+  if (listeningLevel !== undefined) {
+    logger[listeningLevel](
+      { grpc: server.grpcAddress, http: server.httpAddress, accounts: config.accounts.length, store: config.store.kind },
+      `listening grpc=${server.grpcAddress} http=${server.httpAddress}`,
+    );
+  }
   let signals = 0;
   const shutdown = (signal: string): void => {
     signals++;

@@ -36,7 +36,8 @@ export class CredentialStore {
             );
           } catch (error) {
             if (error instanceof SecretUnavailableError) {
-              throw new CredentialError(`accounts "${account.name}" credential ${what}: empty or unreadable ${describeSource(source)}`);
+              const problem = error.where.endsWith('more than one line') ? error.where : `empty or unreadable ${describeSource(source)}`;
+              throw new CredentialError(`accounts "${account.name}" credential ${what}: ${problem}`);
             }
             throw error;
           }

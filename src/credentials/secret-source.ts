@@ -27,6 +27,9 @@ export function readSource(source: SecretSourceConfig): string {
   }
   const trimmed = value?.trim();
   if (!trimmed) throw new SecretUnavailableError(describeSource(source));
+  // A key, token or password is one line: a second one (a comment, a pasted pair) would
+  // make an invalid header that is silently dropped, and the client's own key would go upstream.
+  if (/[\r\n]/.test(trimmed)) throw new SecretUnavailableError(`${describeSource(source)} holds more than one line`);
   return trimmed;
 }
 

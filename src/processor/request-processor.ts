@@ -142,6 +142,8 @@ export class AffinityRequestProcessor implements RequestProcessor {
       return { immediate: openAiError(decision.status, decision.code, decision.message) };
     }
     const account = decision.account;
+    // A repeated request_headers on one stream decides again: the earlier count ends first.
+    this.releaseInFlight();
     if (!this.finished) {
       // The stream may have ended (cancelled) while the store answered.
       this.context.accountState.requestStarted(account.name);
@@ -218,10 +220,13 @@ export class AffinityRequestProcessor implements RequestProcessor {
     this.finished = true;
     // An error whose body never came is judged by its status.
     this.response?.settle();
-    if (this.accountCounted !== undefined) {
-      this.context.accountState.requestFinished(this.accountCounted);
-      this.context.metrics.inFlight.dec({ account: this.accountCounted });
-      this.accountCounted = undefined;
-    }
+    this.releaseInFlight();
+  }
+
+  private releaseInFlight(): void {
+    if (this.accountCounted === undefined) return;
+    this.context.accountState.requestFinished(this.accountCounted);
+    this.context.metrics.inFlight.dec({ account: this.accountCounted });
+    this.accountCounted = undefined;
   }
 }

@@ -143,7 +143,7 @@ export class ResponseHandler {
         this.streamUnread = true;
         return CONTINUE;
       }
-      this.reading = { kind: 'sse', inspector: new SseInspector() };
+      this.reading = { kind: 'sse', inspector: new SseInspector(config.responses.maxInspectBytes) };
       return { modeOverride: { requestBody, responseBody: 'STREAMED' } };
     }
     if (JSON_CONTENT_TYPE.test(contentType) && fits && config.responses.learnResponseIds) {
@@ -161,7 +161,8 @@ export class ResponseHandler {
       if (reading.inspector.finished) {
         this.reading = { kind: 'none' };
         if (reading.inspector.streamError !== undefined) await this.onError(200, reading.inspector.streamError);
-        else await this.prove();
+        // An abandoned reading (an oversized event) knows nothing of the end: no proof.
+        else if (!reading.inspector.abandoned) await this.prove();
       }
       return CONTINUE;
     }

@@ -20,8 +20,12 @@ export class SseInspector {
   finalResponse: unknown;
   /** The error of an `error` event or of response.failed, as the upstream sent it. */
   streamError: unknown;
+  /** Bytes received since the last complete event: what the parser may be holding. */
+  private bytesSinceEvent = 0;
+  private gaveUp = false;
 
-  constructor() {
+  /** `maxEventBytes`: an event (or a line without an end) longer than this is not read. */
+  constructor(private readonly maxEventBytes = 8 * 1024 * 1024) {
     this.parser = createParser({ onEvent: (event) => this.onEvent(event) });
   }
 
@@ -29,14 +33,27 @@ export class SseInspector {
     return this.done;
   }
 
+  /** Reading stopped at an oversized event: nothing is known of how the stream ended. */
+  get abandoned(): boolean {
+    return this.gaveUp;
+  }
+
   /** Feeds one chunk; returns facts learned from it (possibly none). */
   push(chunk: Buffer): ResponseFacts[] {
     if (this.done) return [];
+    this.bytesSinceEvent += chunk.length;
     this.parser.feed(this.decoder.write(chunk));
+    if (!this.done && this.bytesSinceEvent > this.maxEventBytes) {
+      // The parser holds the unfinished event: let go of it and of the stream.
+      this.parser.reset({ consume: false });
+      this.done = true;
+      this.gaveUp = true;
+    }
     return this.pending.splice(0, this.pending.length);
   }
 
   private onEvent(event: EventSourceMessage): void {
+    this.bytesSinceEvent = 0;
     if (this.done) return;
     let type = event.event;
     if (type !== undefined && !INTERESTING_EVENTS.has(type)) return;
