@@ -102,9 +102,27 @@ export class AffinityRequestProcessor implements RequestProcessor {
     return this.decide(prepared.kind === 'json' ? prepared.body : undefined);
   }
 
-  /** Read, route, rewrite, answer. */
+  /**
+   * Read, route, rewrite, answer; and fail closed: a request this processor could not
+   * decide gets a 503 of its own, never Envoy's default route or the client's choice.
+   */
   private async decide(requestBody: ReadableBody | undefined): Promise<PhaseAnswer> {
     this.decided = true;
+    try {
+      return await this.decideOrThrow(requestBody);
+    } catch (error) {
+      const { metrics, logger } = this.context;
+      metrics.rejections.inc({ code: 'processor_unavailable' });
+      metrics.phaseErrors.inc({ phase: 'decide' });
+      logger.error({ err: error instanceof Error ? { name: error.name, message: error.message } : String(error) }, 'could not decide a request; answered 503');
+      this.releaseInFlight();
+      return {
+        immediate: openAiError(503, 'processor_unavailable', 'The gateway could not route this request to an upstream account. Retry shortly.', 'server_error'),
+      };
+    }
+  }
+
+  private async decideOrThrow(requestBody: ReadableBody | undefined): Promise<PhaseAnswer> {
     const { config, metrics, logger } = this.context;
     const view = this.view!;
     const pool = this.pool!;
