@@ -1,30 +1,13 @@
 // Account state shared by replicas on one Redis: what one replica learns from an
 // upstream answer, the others know within a second.
-import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { connectTestRedis, dropKeysAndQuit, TEST_REDIS_URL } from '../support/redis.js';
+import { redisProcessorSuite, TEST_REDIS_URL } from '../support/redis.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { codexRequest, metadataOf, routedCluster, ScriptedStream, startTestProcessor, type TestProcessor } from '../support/processor.js';
 
 const REDIS_URL = TEST_REDIS_URL;
-const prefix = `ca-state-${randomUUID().slice(0, 8)}`;
-const secretVariable = `CODEX_AFFINITY_TEST_HMAC_${randomUUID().slice(0, 8).replace(/-/g, '')}`;
-let admin: Redis;
-const running: TestProcessor[] = [];
-
-beforeAll(async () => {
-  process.env[secretVariable] = 'replicas-share-this-secret';
-  admin = await connectTestRedis();
-});
-
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((processor) => processor.close()));
-});
-
-afterAll(async () => {
-  await dropKeysAndQuit(admin, prefix);
-  delete process.env[secretVariable];
-});
+const suite = redisProcessorSuite('state', { beforeAll, afterEach, afterAll });
+const { prefix, secretVariable, running } = suite;
 
 async function replica(keyPrefix = prefix): Promise<TestProcessor> {
   const processor = await startTestProcessor({ store: { kind: 'redis', url: REDIS_URL, keyPrefix, hmacSecret: { env: secretVariable }, deadline: '200ms', accountStateRefresh: '1s' } });

@@ -1,8 +1,6 @@
 // The processor on a Redis store: replicas share bindings, a Redis that does not
 // answer degrades to placement within the deadline.
-import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { connectTestRedis, dropKeysAndQuit, TEST_REDIS_URL } from '../support/redis.js';
+import { redisProcessorSuite, TEST_REDIS_URL } from '../support/redis.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/load.js';
@@ -10,24 +8,8 @@ import type { ConfigInput } from '../../src/config/schema.js';
 import { codexRequest, metadataOf, routedCluster, ScriptedStream, sseStream, startTestProcessor, THREE_DOMAINS, type TestProcessor } from '../support/processor.js';
 
 const REDIS_URL = TEST_REDIS_URL;
-const prefix = `ca-proc-${randomUUID().slice(0, 8)}`;
-const secretVariable = `CODEX_AFFINITY_TEST_HMAC_${randomUUID().slice(0, 8).replace(/-/g, '')}`;
-let admin: Redis;
-const running: TestProcessor[] = [];
-
-beforeAll(async () => {
-  process.env[secretVariable] = 'replicas-share-this-secret';
-  admin = await connectTestRedis();
-});
-
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((processor) => processor.close()));
-});
-
-afterAll(async () => {
-  await dropKeysAndQuit(admin, prefix);
-  delete process.env[secretVariable];
-});
+const suite = redisProcessorSuite('proc', { beforeAll, afterEach, afterAll });
+const { prefix, secretVariable, running } = suite;
 
 const redisStore = (url = REDIS_URL) => ({ kind: 'redis' as const, url, keyPrefix: prefix, hmacSecret: { env: secretVariable }, deadline: '200ms' });
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 
 /** The Redis the tests use: REDIS_URL, or the one the machine runs. */
@@ -20,4 +21,30 @@ export async function dropKeysAndQuit(admin: Redis, prefix: string): Promise<voi
   const keys = await admin.keys(`${prefix}*`);
   for (let index = 0; index < keys.length; index += 1000) await admin.del(...keys.slice(index, index + 1000));
   await admin.quit();
+}
+
+/**
+ * Registers the hooks of a suite whose processors share the test Redis: a key prefix
+ * and an HMAC secret of its own, processors closed after each test, keys dropped at
+ * the end.
+ */
+export function redisProcessorSuite(name: string, hooks: { beforeAll: (run: () => Promise<void>) => void; afterEach: (run: () => Promise<void>) => void; afterAll: (run: () => Promise<void>) => void }) {
+  const suite = {
+    prefix: `ca-${name}-${randomUUID().slice(0, 8)}`,
+    secretVariable: `CODEX_AFFINITY_TEST_HMAC_${randomUUID().slice(0, 8)}`,
+    running: [] as Array<{ close(): Promise<void> }>,
+  };
+  let admin: Redis | undefined;
+  hooks.beforeAll(async () => {
+    process.env[suite.secretVariable] = `${name}-secret`;
+    admin = await connectTestRedis();
+  });
+  hooks.afterEach(async () => {
+    await Promise.all(suite.running.splice(0).map((processor) => processor.close()));
+  });
+  hooks.afterAll(async () => {
+    if (admin) await dropKeysAndQuit(admin, suite.prefix);
+    delete process.env[suite.secretVariable];
+  });
+  return suite;
 }
