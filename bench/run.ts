@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadExternalProcessor } from '../src/extproc/proto.js';
-import type { WireProcessingRequest, WireProcessingResponse } from '../src/extproc/wire-types.js';
+import { openProcessCall, type ProcessClient } from './ext-proc-call.js';
 
 const { values } = parseArgs({
   options: { rounds: { type: 'string', default: '5' }, requests: { type: 'string', default: '300' }, concurrency: { type: 'string', default: '16' } },
@@ -70,18 +70,10 @@ const SCENARIOS: Scenario[] = [
   { name: '1 MB body rewritten for chatgpt-codex', bodyBytes: 1_000_000, streamResponse: false, server: 'affinity-codex' },
 ];
 
-type Client = grpc.Client & { Process: () => grpc.ClientDuplexStream<WireProcessingRequest, WireProcessingResponse> };
+type Client = ProcessClient;
 
 async function oneRequest(client: Client, session: string, body: Buffer, streamResponse: boolean, index: number): Promise<void> {
-  const call = client.Process();
-  const pending: Array<(response: WireProcessingResponse) => void> = [];
-  call.on('data', (response: WireProcessingResponse) => pending.shift()?.(response));
-  call.on('error', () => undefined);
-  const send = (message: WireProcessingRequest) =>
-    new Promise<WireProcessingResponse>((resolve) => {
-      pending.push(resolve);
-      call.write(message);
-    });
+  const { send, end } = openProcessCall(client);
   await send({
     request_headers: {
       headers: headerMap({ ':method': 'POST', ':path': '/v1/responses', 'content-type': 'application/json', authorization: 'Bearer k', 'session-id': session, 'content-length': String(body.length) }),
@@ -100,7 +92,7 @@ async function oneRequest(client: Client, session: string, body: Buffer, streamR
       await send({ response_body: { body: chunks[chunk]!, end_of_stream: chunk === chunks.length - 1 } });
     }
   }
-  call.end();
+  end();
 }
 
 async function measure(client: Client, scenario: Scenario, bodies: Buffer[]): Promise<number> {

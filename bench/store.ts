@@ -13,14 +13,14 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { loadExternalProcessor } from '../src/extproc/proto.js';
-import type { WireProcessingRequest, WireProcessingResponse } from '../src/extproc/wire-types.js';
+import { openProcessCall, type ProcessClient } from './ext-proc-call.js';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '2000' }, concurrency: { type: 'string', default: '8' } } });
 const REQUESTS = Number(values.requests);
 const CONCURRENCY = Number(values.concurrency);
 const SESSIONS = 200;
 
-type Client = grpc.Client & { Process: () => grpc.ClientDuplexStream<WireProcessingRequest, WireProcessingResponse> };
+type Client = ProcessClient;
 
 const headerMap = (headers: Record<string, string>) => ({ headers: Object.entries(headers).map(([key, value]) => ({ key, raw_value: Buffer.from(value) })) });
 
@@ -37,15 +37,7 @@ function sse(session: string, turn: number): Buffer {
 
 /** One exchange; returns the decision's latency and the response phase's (ms). */
 async function exchange(client: Client, session: string, turn: number): Promise<[number, number]> {
-  const call = client.Process();
-  const pending: Array<(response: WireProcessingResponse) => void> = [];
-  call.on('data', (response: WireProcessingResponse) => pending.shift()?.(response));
-  call.on('error', () => undefined);
-  const send = (message: WireProcessingRequest) =>
-    new Promise<WireProcessingResponse>((resolve) => {
-      pending.push(resolve);
-      call.write(message);
-    });
+  const { send, end } = openProcessCall(client);
   await send({ request_headers: { headers: headerMap({ ':method': 'POST', ':path': '/v1/responses', 'content-type': 'application/json', authorization: 'Bearer k', 'session-id': session }), end_of_stream: false } });
   const decided = process.hrtime.bigint();
   await send({ request_body: { body: body(session, turn), end_of_stream: true } });
@@ -54,7 +46,7 @@ async function exchange(client: Client, session: string, turn: number): Promise<
   await send({ response_headers: { headers: headerMap({ ':status': '200', 'content-type': 'text/event-stream' }), end_of_stream: false } });
   await send({ response_body: { body: sse(session, turn), end_of_stream: true } });
   const response = Number(process.hrtime.bigint() - answered) / 1e6;
-  call.end();
+  end();
   return [decision, response];
 }
 

@@ -1,33 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { bindingKey, type Binding } from '../../src/bindings/binding.js';
 import { GuardedStore } from '../../src/bindings/guarded-store.js';
-import type { BindingStore } from '../../src/bindings/store.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { Metrics } from '../../src/metrics/metrics.js';
-import { memoryStore } from '../support/stores.js';
+import { faultyStore, memoryStore } from '../support/stores.js';
 
 const bound = (account: string, strength: Binding['strength'] = 'soft'): Binding => ({ account, domain: `d-${account}`, strength, createdAt: 1, lastSeenAt: 1 });
 const scope = { pool: 'default', principal: 'guarded' };
-
-/** A real memory store that can be made to fail or hang, as a network store does. */
-function unreliable(inner: BindingStore) {
-  const state = { mode: 'up' as 'up' | 'down' | 'hang' };
-  const wrap =
-    <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
-    (...args: A): Promise<R> =>
-      state.mode === 'up' ? call(...args) : state.mode === 'down' ? Promise.reject(new Error('ECONNREFUSED')) : new Promise<R>(() => undefined);
-  const store: BindingStore = {
-    read: wrap((keys) => inner.read(keys)),
-    create: wrap((key, binding) => inner.create(key, binding)),
-    compareAndSet: wrap((key, version, binding) => inner.compareAndSet(key, version, binding)),
-    learn: wrap((bindings) => inner.learn(bindings)),
-    deleteIf: wrap((key, version) => inner.deleteIf(key, version)),
-    readExclusion: wrap((key) => inner.readExclusion(key)),
-    exclude: wrap((key, entry) => inner.exclude(key, entry)),
-    close: () => inner.close(),
-  };
-  return { store, state };
-}
 
 const counter = async (metrics: Metrics, name: string) => metrics.registry.getSingleMetricAsString(name);
 
@@ -37,7 +16,7 @@ describe('a store behind a deadline', () => {
     const logger = createLogger('info', { write: (line: string) => lines.push(line) } as never);
     const metrics = new Metrics();
     const backend = memoryStore();
-    const { store, state } = unreliable(backend);
+    const { store, state } = faultyStore(backend);
     const guarded = new GuardedStore(store, { deadline: 30, metrics, logger, probeIntervalMilliseconds: 0 });
     const key = bindingKey(scope, 'session', 's1');
     await guarded.create(key, bound('x'));
@@ -58,7 +37,7 @@ describe('a store behind a deadline', () => {
   it('what was decided while degraded is never written, and what the store holds wins once it answers (counted)', async () => {
     const metrics = new Metrics();
     const backend = memoryStore();
-    const { store, state } = unreliable(backend);
+    const { store, state } = faultyStore(backend);
     const guarded = new GuardedStore(store, { deadline: 200, metrics, logger: createLogger('silent'), probeIntervalMilliseconds: 0 });
     const held = bindingKey(scope, 'session', 'held-elsewhere');
     const same = bindingKey(scope, 'session', 'held-here');
@@ -82,7 +61,7 @@ describe('a store behind a deadline', () => {
 
   it('while degraded, calls fail at once until the next probe: a phase costs one deadline, not one per call', async () => {
     const metrics = new Metrics();
-    const { store, state } = unreliable(memoryStore());
+    const { store, state } = faultyStore(memoryStore());
     const guarded = new GuardedStore(store, { deadline: 100, metrics, logger: createLogger('silent'), probeIntervalMilliseconds: 2000 });
     const key = bindingKey(scope, 'session', 'probe');
     state.mode = 'hang';
@@ -101,7 +80,7 @@ describe('a store behind a deadline', () => {
   it('a store that flaps logs its state once per interval', async () => {
     const lines: string[] = [];
     const logger = createLogger('info', { write: (line: string) => lines.push(line) } as never);
-    const { store, state } = unreliable(memoryStore());
+    const { store, state } = faultyStore(memoryStore());
     const guarded = new GuardedStore(store, { deadline: 50, metrics: new Metrics(), logger, probeIntervalMilliseconds: 0 });
     const key = bindingKey(scope, 'session', 'flap');
     for (let flip = 0; flip < 20; flip++) {

@@ -13,12 +13,11 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
-import { parseConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { startFakeAccount, type FakeAccount, type FakeAccountOptions } from '../fake-upstream/index.js';
-import { affinityEnvoy } from './stack.js';
+import { affinityEnvoy, configForAccounts } from './stack.js';
 import { startEnvoy, type Envoy } from '../harness/index.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -227,14 +226,7 @@ export async function startReplicatedStack(options: ReplicatedStackOptions): Pro
       accounts.push(fake);
       closers.push(() => fake.close());
     }
-    const config = parseConfig({
-      grpc: { host: '127.0.0.1', port: 0 },
-      http: { host: '127.0.0.1', port: 0 },
-      logging: { level: 'warn' },
-      accounts: options.accounts.map((account) => ({ name: account.name, cluster: `cluster-${account.name}`, domain: account.domain ?? account.name, profile: account.profile ?? 'openai' })),
-      ...options.processor,
-      store: storeInput,
-    });
+    const config = configForAccounts(options.accounts, { ...options.processor, store: storeInput });
     const startReplica = () => startServer(config, { logger: createLogger('warn') });
     const retry = options.retry === null ? undefined : (options.retry ?? RETRY_DEFAULT);
 

@@ -39,6 +39,17 @@ export interface Stack {
 
 const RETRY_DEFAULT = { retry_on: 'connect-failure,reset', num_retries: 1 };
 
+/** The processor's config for fake accounts on loopback: one cluster per account, `cluster-<name>`. */
+export function configForAccounts(accounts: readonly FakeAccountOptions[], overrides: Partial<ConfigInput> = {}): ReturnType<typeof parseConfig> {
+  return parseConfig({
+    grpc: { host: '127.0.0.1', port: 0 },
+    http: { host: '127.0.0.1', port: 0 },
+    logging: { level: 'warn' },
+    accounts: accounts.map((account) => ({ name: account.name, cluster: `cluster-${account.name}`, domain: account.domain ?? account.name, profile: account.profile ?? 'openai' })),
+    ...overrides,
+  });
+}
+
 /**
  * The Envoy stand-in in front of a processor as deploy/envoy.yaml sets it up: ext_proc
  * with mode_override, a cluster_header route, one cluster per fake account.
@@ -79,13 +90,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     let processorConfig: ReturnType<typeof parseConfig> | undefined;
     let envoy: Envoy;
     if (options.topology === 'affinity') {
-      const config = parseConfig({
-        grpc: { host: '127.0.0.1', port: 0 },
-        http: { host: '127.0.0.1', port: 0 },
-        logging: { level: 'warn' },
-        accounts: options.accounts.map((account) => ({ name: account.name, cluster: `cluster-${account.name}`, domain: account.domain ?? account.name, profile: account.profile ?? 'openai' })),
-        ...options.processor,
-      });
+      const config = configForAccounts(options.accounts, options.processor);
       processor = await startServer(config, { logger: createLogger('warn'), ...(options.store ? { store: options.store } : {}) });
       processorConfig = config;
       closers.push(() => processor!.stop(1000));

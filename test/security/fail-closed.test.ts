@@ -2,37 +2,15 @@
 // the client gets a 503 of the processor's own, for requests with a body, without one,
 // and WebSocket upgrades; never "continue" to Envoy's default or a client-chosen cluster.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { BindingStore } from '../../src/bindings/store.js';
 import type { WireProcessingResponse } from '../../src/extproc/wire-types.js';
 import { codexRequest, routedCluster, ScriptedStream, startTestProcessor, type TestProcessor } from '../support/processor.js';
-import { memoryStore } from '../support/stores.js';
+import { faultyStore, memoryStore } from '../support/stores.js';
 
 let processor: TestProcessor | undefined;
 afterEach(async () => {
   await processor?.close();
   processor = undefined;
 });
-
-/** A store that works until told to fail, then throws on every call. */
-function breakable() {
-  const inner = memoryStore();
-  const state = { broken: false };
-  const guard =
-    <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
-    (...args: A): Promise<R> =>
-      state.broken ? Promise.reject(new Error('store exploded')) : call(...args);
-  const store: BindingStore = {
-    read: guard((keys) => inner.read(keys)),
-    create: guard((key, binding) => inner.create(key, binding)),
-    compareAndSet: guard((key, version, binding) => inner.compareAndSet(key, version, binding)),
-    learn: guard((bindings) => inner.learn(bindings)),
-    deleteIf: guard((key, version) => inner.deleteIf(key, version)),
-    readExclusion: guard((key) => inner.readExclusion(key)),
-    exclude: guard((key, entry) => inner.exclude(key, entry)),
-    close: () => inner.close(),
-  };
-  return { store, state };
-}
 
 /** The immediate response's HTTP status (the enum arrives as its number or its name). */
 const statusOf = (answer: WireProcessingResponse): number | string | undefined => {
@@ -46,9 +24,9 @@ describe('fail closed', () => {
     ['a request without a body', 'headers'],
     ['a WebSocket upgrade', 'upgrade'],
   ] as const)('%s gets a 503 of the processor’s own when the store throws, and the client’s cluster header routes nothing', async (_name, kind) => {
-    const { store, state } = breakable();
+    const { store, state } = faultyStore(memoryStore());
     processor = await startTestProcessor({}, { store });
-    state.broken = true;
+    state.mode = 'down';
     const request = codexRequest({ session: `closed-${kind}`, turn: 1, extraHeaders: { 'x-codex-affinity-cluster': 'cluster-client-choice' } });
     const stream = new ScriptedStream(processor);
     let answer: WireProcessingResponse;
@@ -70,14 +48,14 @@ describe('fail closed', () => {
   });
 
   it('the same processor routes again once the store works', async () => {
-    const { store, state } = breakable();
+    const { store, state } = faultyStore(memoryStore());
     processor = await startTestProcessor({}, { store });
-    state.broken = true;
+    state.mode = 'down';
     const request = codexRequest({ session: 'recovers', turn: 1 });
     const first = new ScriptedStream(processor);
     expect(statusOf(await first.requestHeaders(request.headers, true))).toBe(503);
     await first.end();
-    state.broken = false;
+    state.mode = 'up';
     const second = new ScriptedStream(processor);
     expect(routedCluster(await second.requestHeaders(request.headers, true))).toMatch(/^cluster-/);
     await second.end();

@@ -24,3 +24,26 @@ export function unclosable(store: BindingStore): BindingStore {
     close: async () => undefined,
   };
 }
+
+/**
+ * A real store that can be made to fail ('down': every call rejects) or hang ('hang':
+ * no call answers), as a networked store does; 'up' passes every call through.
+ */
+export function faultyStore(inner: BindingStore): { store: BindingStore; state: { mode: 'up' | 'down' | 'hang' } } {
+  const state = { mode: 'up' as 'up' | 'down' | 'hang' };
+  const guard =
+    <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
+    (...args: A): Promise<R> =>
+      state.mode === 'up' ? call(...args) : state.mode === 'down' ? Promise.reject(new Error('store exploded')) : new Promise<R>(() => undefined);
+  const store: BindingStore = {
+    read: guard((keys) => inner.read(keys)),
+    create: guard((key, binding) => inner.create(key, binding)),
+    compareAndSet: guard((key, version, binding) => inner.compareAndSet(key, version, binding)),
+    learn: guard((bindings) => inner.learn(bindings)),
+    deleteIf: guard((key, version) => inner.deleteIf(key, version)),
+    readExclusion: guard((key) => inner.readExclusion(key)),
+    exclude: guard((key, entry) => inner.exclude(key, entry)),
+    close: () => inner.close(),
+  };
+  return { store, state };
+}
