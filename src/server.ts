@@ -10,6 +10,7 @@ import { createRedisClient } from './redis/client.js';
 import { SharedAccountState } from './accounts/shared-account-state.js';
 import { createMemoryStore } from './bindings/create-store.js';
 import { GuardedStore } from './bindings/guarded-store.js';
+import { storeWithDeadline } from './bindings/deadline-store.js';
 import { NearCache } from './bindings/near-cache.js';
 import type { BindingStore } from './bindings/store.js';
 import type { Config } from './config/schema.js';
@@ -20,6 +21,7 @@ import { createLogger, type Logger } from './logging/logger.js';
 import { Metrics } from './metrics/metrics.js';
 import type { ProcessorContext } from './processor/context.js';
 import { AffinityRequestProcessor } from './processor/request-processor.js';
+import { processorUnavailable } from './processor/errors.js';
 import { createWeightedRoundRobin } from './routing/select.js';
 import { CredentialStore } from './credentials/credentials.js';
 import { mergeRules, PROFILE_RULES, type ProfileRules } from './rewrite/profiles.js';
@@ -28,6 +30,8 @@ export interface ServerOptions {
   readonly logger?: Logger;
   readonly clock?: () => number;
   readonly store?: BindingStore;
+  /** Bound on each call to a given store (it has no deadline of its own); default 250 ms. */
+  readonly storeDeadlineMilliseconds?: number;
   readonly defaultMetrics?: boolean;
 }
 
@@ -52,7 +56,8 @@ interface SharedState {
 }
 
 /** Bindings and account state: this replica's memory, or shared through Redis. */
-function createSharedState(config: Config, clock: () => number, metrics: Metrics, logger: Logger, given: BindingStore | undefined): SharedState {
+function createSharedState(config: Config, clock: () => number, metrics: Metrics, logger: Logger, options: ServerOptions): SharedState {
+  const given = options.store ? storeWithDeadline(options.store, options.storeDeadlineMilliseconds ?? 250) : undefined;
   const local = new AccountStateTable({
     failureWindowMilliseconds: config.health.failureWindow,
     failureThreshold: config.health.failureThreshold,
@@ -108,7 +113,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? false });
   const credentials = new CredentialStore(config, logger);
   const rewriteRules = new Map<string, ProfileRules>(config.accounts.map((account) => [account.name, mergeRules(PROFILE_RULES[account.profile], account.rewrite)]));
-  const shared = createSharedState(config, clock, metrics, logger, options.store);
+  const shared = createSharedState(config, clock, metrics, logger, options);
   const store = shared.store;
   await shared.ready();
   const context: ProcessorContext = {
@@ -133,8 +138,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         createProcessor: () => new AffinityRequestProcessor(context),
         onPhaseError: (phase, error) => {
           metrics.phaseErrors.inc({ phase });
-          logger.error({ phase, err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) }, 'processor phase failed; request continues unmodified');
+          logger.error({ phase, err: error instanceof Error ? { name: error.name, message: error.message } : String(error) }, 'processor phase failed');
         },
+        requestFailure: () => ({ immediate: processorUnavailable() }),
         onInvalidHeader: () => metrics.invalidHeaders.inc(),
         onStreamError: (error) => logger.debug({ message: error.message }, 'ext_proc stream error'),
         onStreamStart: () => metrics.streams.inc(),

@@ -4,12 +4,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Binding, BindingKey, Exclusion, ExclusionKey, StoredBinding } from './binding.js';
 import type { BindingStore, CompareAndSetResult, CreateResult, LearnedBinding } from './store.js';
 
-export class StoreDeadlineError extends Error {
-  constructor(operation: string, deadline: number) {
-    super(`binding store: ${operation} took longer than ${deadline} ms`);
-    this.name = 'StoreDeadlineError';
-  }
-}
+import { StoreDeadlineError, withDeadline } from './deadline-store.js';
 
 /**
  * A store behind a deadline. When a call fails or overruns, the request goes
@@ -57,14 +52,8 @@ export class GuardedStore implements BindingStore {
       return fallback();
     }
     const stopTimer = metrics.storeSeconds.startTimer({ operation });
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const result = await Promise.race([
-        call(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new StoreDeadlineError(operation, deadline)), deadline);
-        }),
-      ]);
+      const result = await withDeadline(operation, deadline, call);
       this.setDegraded(false, undefined);
       return result;
     } catch (error) {
@@ -73,7 +62,6 @@ export class GuardedStore implements BindingStore {
       this.setDegraded(true, error);
       return fallback();
     } finally {
-      clearTimeout(timer);
       stopTimer();
     }
   }

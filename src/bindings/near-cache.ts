@@ -37,6 +37,10 @@ export class NearCache implements BindingStore {
   private readonly cache: LRUCache<string, Copy>;
   private readonly replica = randomUUID();
 
+  get isDegraded(): boolean {
+    return this.options.degraded?.() ?? false;
+  }
+
   constructor(
     private readonly inner: BindingStore,
     private readonly options: NearCacheOptions,

@@ -32,6 +32,11 @@ export interface LearnedBinding {
  *   hard binding.
  */
 export interface BindingStore {
+  /**
+   * The store is not answering and reads find nothing for now (see guarded-store.ts):
+   * a miss then says nothing about whether a binding exists.
+   */
+  readonly isDegraded?: boolean;
   /** The live bindings at these keys (one round trip), sliding their TTLs. */
   read(keys: readonly BindingKey[]): Promise<(StoredBinding | undefined)[]>;
   create(key: BindingKey, binding: Binding): Promise<CreateResult>;

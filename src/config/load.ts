@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { buildAccountDirectory } from '../accounts/account.js';
 import { configSchema, type Config } from './schema.js';
 
 export class ConfigError extends Error {
@@ -47,6 +48,16 @@ function checkConsistency(config: Config): string[] {
       if (!names.has(name)) problems.push(`pools[${index}].accounts[${accountIndex}]: unknown account "${name}"`);
     });
   });
+  if (problems.length === 0 && !config.responses.learnResponseIds) {
+    for (const pool of buildAccountDirectory(config).pools.values()) {
+      if (pool.tenancy.unknownStoredReferences === 'refuse') {
+        problems.push(
+          `pool "${pool.name}": unknownStoredReferences is refuse${pool.tenancy.injectsCredentials ? ' (the default where credentials are injected)' : ''}, but responses.learnResponseIds is false, so every stored reference would be unknown; turn learning on or set tenancy.unknownStoredReferences: place`,
+        );
+      }
+    }
+  }
+  if (config.grpc.tls && config.grpc.socket) problems.push('grpc: tls and socket exclude each other (a Unix socket is reached only through the shared volume)');
   return problems;
 }
 

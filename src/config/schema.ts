@@ -58,9 +58,25 @@ const accountSchema = z.strictObject({
   rewrite: rewriteOverrideSchema.optional(),
 });
 
+/**
+ * Who may use a pool's accounts, and what a stored reference the store never
+ * learned for this principal gets. Unset: strict where the pool injects
+ * credentials (the client then borrows ours), lenient where clients bring their own.
+ */
+const tenancySchema = z.strictObject({
+  /** Requests with no principal (no principal header, no client credential). */
+  anonymous: z.enum(['refuse', 'allow']).optional(),
+  /**
+   * A previous_response_id, item_reference or conversation this principal never
+   * stored here: `refuse` answers 404; `place` guesses an account (orphan placement).
+   */
+  unknownStoredReferences: z.enum(['refuse', 'place']).optional(),
+});
+
 const poolSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
   accounts: z.array(z.string()).min(1),
+  tenancy: tenancySchema.optional(),
 });
 
 const storeSchema = z.discriminatedUnion('kind', [
@@ -104,7 +120,17 @@ const storeSchema = z.discriminatedUnion('kind', [
 
 export const configSchema = z.strictObject({
   grpc: z
-    .strictObject({ host: z.string().default('0.0.0.0'), port: port.default(50051) })
+    .strictObject({
+      /** A sidecar's Envoy reaches the processor over loopback: nothing else should. */
+      host: z.string().default('127.0.0.1'),
+      port: port.default(50051),
+      /** Listen on a Unix socket instead of host:port (a volume shared with Envoy). */
+      socket: z.string().startsWith('/').optional(),
+      /** TLS on the gRPC listener (files from a Secret); with clientCaFile, Envoy must present a certificate (mTLS). */
+      tls: z
+        .strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1), clientCaFile: z.string().min(1).optional() })
+        .optional(),
+    })
     .prefault({}),
   http: z
     .strictObject({ host: z.string().default('0.0.0.0'), port: port.default(9464) })
@@ -203,6 +229,8 @@ export const configSchema = z.strictObject({
   shutdown: z.strictObject({ grace: duration.prefault('10s') }).prefault({}),
   accounts: z.array(accountSchema).min(1, 'at least one account is required'),
   pools: z.array(poolSchema).optional(),
+  /** Defaults for every pool's tenancy (see tenancySchema); a pool's own settings win. */
+  tenancy: tenancySchema.prefault({}),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

@@ -16,8 +16,14 @@ export interface RequestProcessor {
 
 export interface StreamHooks {
   readonly createProcessor: () => RequestProcessor;
-  /** A processor phase threw: the request continues unmodified. */
+  /** A processor phase threw: a response phase continues unmodified; a request phase gets `requestFailure`. */
   readonly onPhaseError: (kind: RequestKind, error: unknown) => void;
+  /**
+   * The answer to a request phase that threw (as Envoy does with
+   * failure_mode_allow false: the request must not go on undecided).
+   * Without it, the phase answers "continue".
+   */
+  readonly requestFailure?: () => PhaseAnswer;
   readonly onInvalidHeader: (name: string) => void;
   readonly onStreamError: (error: grpc.ServiceError | Error) => void;
   readonly onStreamStart?: () => void;
@@ -32,6 +38,8 @@ const KINDS: readonly RequestKind[] = [
   'request_trailers',
   'response_trailers',
 ];
+
+const REQUEST_PHASES: ReadonlySet<RequestKind> = new Set<RequestKind>(['request_headers', 'request_body', 'request_trailers']);
 
 function kindOf(message: WireProcessingRequest): RequestKind | undefined {
   if (message.request && KINDS.includes(message.request)) return message.request;
@@ -55,8 +63,9 @@ async function runPhase(processor: RequestProcessor, kind: RequestKind, message:
 
 /**
  * Serves one ext_proc Process stream: messages are handled strictly in order,
- * each gets exactly one answer of its own kind, a failing phase answers
- * "continue" instead of breaking the request, and EOF / CANCELLED are normal
+ * each gets exactly one answer of its own kind, a failing response phase
+ * answers "continue" instead of breaking the response, a failing request phase
+ * answers `requestFailure`, and EOF / CANCELLED are normal
  * ends. Nothing here throws into grpc-js.
  */
 export function serveProcessStream(
@@ -95,7 +104,7 @@ export function serveProcessStream(
       answer = message.observability_mode ? CONTINUE : await runPhase(processor, kind, message);
     } catch (error) {
       hooks.onPhaseError(kind, error);
-      answer = CONTINUE;
+      answer = (REQUEST_PHASES.has(kind) ? hooks.requestFailure?.() : undefined) ?? CONTINUE;
     }
     if (message.observability_mode) return; // Envoy expects no answer in observability mode.
     if (answer.immediate) answeredImmediately = true;

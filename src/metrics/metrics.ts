@@ -9,6 +9,7 @@ export class Metrics {
   readonly registry = new Registry();
   readonly requests: Counter<'pool' | 'strength' | 'source' | 'outcome' | 'account'>;
   readonly rejections: Counter<'code'>;
+  readonly storedReferenceRefusals: Counter<'reason'>;
   readonly passThrough: Counter<'reason'>;
   readonly anchorConflicts: Counter<'source'>;
   readonly bindingsWritten: Counter<'kind' | 'mode'>;
@@ -46,6 +47,12 @@ export class Metrics {
       registers,
     });
     this.rejections = new Counter({ name: `${prefix}rejections_total`, help: 'Requests answered by the processor itself.', labelNames: ['code'], registers });
+    this.storedReferenceRefusals = new Counter({
+      name: `${prefix}stored_reference_refusals_total`,
+      help: 'Stored references refused with a 404: another principal stored them (foreign), or none this principal stored (unknown).',
+      labelNames: ['reason'],
+      registers,
+    });
     this.passThrough = new Counter({ name: `${prefix}pass_through_total`, help: 'Requests passed through untouched.', labelNames: ['reason'], registers });
     this.anchorConflicts = new Counter({
       name: `${prefix}anchor_conflicts_total`,

@@ -6,6 +6,13 @@ import type { ErrorClass } from '../responses/classify-error.js';
 import type { ResponseFacts } from '../responses/response-facts.js';
 import type { ProcessorContext } from './context.js';
 import type { CarriedState } from './route-request.js';
+import { claimKey, isStoredReferenceKind, keepsClaims } from '../tenancy/stored-references.js';
+
+/** In a pool that must tell foreign references from unknown ones, a stored object is claimed as it is learned. */
+function claimsKept(context: ProcessorContext, scope: BindingScope): boolean {
+  const pool = context.directory.pools.get(scope.pool);
+  return pool !== undefined && keepsClaims(pool);
+}
 
 function hardBinding(account: Account, now: number): Binding {
   return { account: account.name, domain: account.domain, strength: 'hard', createdAt: now, lastSeenAt: now };
@@ -35,12 +42,17 @@ export async function learnResponseFacts(
     learned.push({ key, binding });
     context.metrics.bindingsWritten.inc({ kind: key.kind, mode: 'learn' });
   };
+  const claims = claimsKept(context, scope);
+  const addStored = (kind: 'response' | 'stored_item' | 'conversation', id: string): void => {
+    add(bindingKey(scope, kind, id));
+    if (claims) learned.push({ key: claimKey(scope.pool, kind, id), binding });
+  };
   for (const id of facts.encryptedItemIds) add(bindingKey(scope, 'encrypted_item', id));
   if ((facts.stored ?? requestStored) && hasCapabilities(account.profile, ['stored_responses'])) {
-    if (facts.responseId !== undefined) add(bindingKey(scope, 'response', facts.responseId));
-    for (const id of facts.storedItemIds) add(bindingKey(scope, 'stored_item', id));
+    if (facts.responseId !== undefined) addStored('response', facts.responseId);
+    for (const id of facts.storedItemIds) addStored('stored_item', id);
   }
-  if (facts.conversationId !== undefined && hasCapabilities(account.profile, ['conversations'])) add(bindingKey(scope, 'conversation', facts.conversationId));
+  if (facts.conversationId !== undefined && hasCapabilities(account.profile, ['conversations'])) addStored('conversation', facts.conversationId);
   if (learned.length > 0) await context.store.learn(learned);
 }
 
@@ -64,13 +76,19 @@ export async function recordProof(
   const now = context.clock();
   const binding = hardBinding(account, now);
   const learned: LearnedBinding[] = [];
+  const claims = claimsKept(context, scope);
+  let proved = 0;
   for (const state of proof.unknownState) {
     if (state.kind !== 'encrypted_item' && !hasCapabilities(account.profile, ['stored_responses'])) continue;
-    for (const value of state.values) learned.push({ key: bindingKey(scope, state.kind, value), binding });
+    for (const value of state.values) {
+      learned.push({ key: bindingKey(scope, state.kind, value), binding });
+      proved += 1;
+      if (claims && isStoredReferenceKind(state.kind)) learned.push({ key: claimKey(scope.pool, state.kind, value), binding });
+    }
   }
   if (learned.length > 0) {
     await store.learn(learned);
-    metrics.proofs.inc({ kind: 'anchor' }, learned.length);
+    metrics.proofs.inc({ kind: 'anchor' }, proved);
   }
   if (proof.orphan) metrics.orphans.inc({ outcome: 'proved' });
   if (!proof.hardenSession || !proof.sessionKey) return;

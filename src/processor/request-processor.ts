@@ -8,11 +8,19 @@ import { isWebSocketUpgrade, splitPath, storesByDefault, type RequestView } from
 import { storedObjectCall, type StoredObjectCall } from '../request/stored-object-call.js';
 import { extractSignals, TURN_STATE_HEADER, type Signals } from '../signals/signals.js';
 import type { ProcessorContext } from './context.js';
-import { openAiError } from './errors.js';
+import { openAiError, processorUnavailable } from './errors.js';
 import { ResponseHandler } from './response-handler.js';
 import { routeRequest, type RoutedRequest } from './route-request.js';
-import { requestScope } from './scope.js';
+import { ANONYMOUS_PRINCIPAL, requestScope } from './scope.js';
+import { judgeUnknownReferences, type ReferenceVerdict } from '../tenancy/stored-references.js';
 import { upstreamChanges } from './upstream-changes.js';
+
+/** Shaped like the upstream's own answers for an object that does not exist, without echoing its id. */
+const REFERENCE_REFUSALS: Partial<Record<string, { code: string; message: string; param: string }>> = {
+  response: { code: 'previous_response_not_found', message: 'The previous response this request refers to was not found.', param: 'previous_response_id' },
+  stored_item: { code: 'item_not_found', message: 'An item this request refers to was not found.', param: 'input' },
+  conversation: { code: 'conversation_not_found', message: 'The conversation this request refers to was not found.', param: 'conversation' },
+};
 
 interface Healing {
   readonly droppedItems: number;
@@ -74,6 +82,14 @@ export class AffinityRequestProcessor implements RequestProcessor {
       return { immediate: openAiError(403, 'pool_not_found', 'The pool named by this request is not configured.') };
     }
     this.pool = pool;
+    if (this.scope.principal === ANONYMOUS_PRINCIPAL && pool.tenancy.anonymous === 'refuse') {
+      // The pool lends its credentials: whoever uses them must be someone.
+      this.decided = true;
+      metrics.rejections.inc({ code: 'principal_required' });
+      return {
+        immediate: openAiError(401, 'principal_required', 'This gateway needs to know who is calling: send your gateway credential in the Authorization header.'),
+      };
+    }
     if (endOfStream || upgrade) {
       // No body will come (or, for an upgrade, the request stream never ends):
       // decide on headers now, and for an upgrade turn the request body off so
@@ -93,7 +109,12 @@ export class AffinityRequestProcessor implements RequestProcessor {
     // answer can still change headers, so the decision is taken here either way.
     // A call on a stored object is routed by its path: its body is not read.
     if (this.objectCall) return this.decide(undefined);
-    const prepared = readRequestBody(body, endOfStream, this.view.headers, this.context.config.limits.maxBodyBytes, this.context.metrics);
+    let prepared: ReturnType<typeof readRequestBody>;
+    try {
+      prepared = readRequestBody(body, endOfStream, this.view.headers, this.context.config.limits.maxBodyBytes, this.context.metrics);
+    } catch (error) {
+      return this.failClosed(error);
+    }
     if (prepared.kind === 'too_large') {
       this.decided = true;
       const limit = this.context.config.limits.maxBodyBytes;
@@ -111,15 +132,19 @@ export class AffinityRequestProcessor implements RequestProcessor {
     try {
       return await this.decideOrThrow(requestBody);
     } catch (error) {
-      const { metrics, logger } = this.context;
-      metrics.rejections.inc({ code: 'processor_unavailable' });
-      metrics.phaseErrors.inc({ phase: 'decide' });
-      logger.error({ err: error instanceof Error ? { name: error.name, message: error.message } : String(error) }, 'could not decide a request; answered 503');
-      this.releaseInFlight();
-      return {
-        immediate: openAiError(503, 'processor_unavailable', 'The gateway could not route this request to an upstream account. Retry shortly.', 'server_error'),
-      };
+      return this.failClosed(error);
     }
+  }
+
+  private failClosed(error: unknown): PhaseAnswer {
+    const { metrics, logger } = this.context;
+    this.decided = true;
+    metrics.rejections.inc({ code: 'processor_unavailable' });
+    metrics.phaseErrors.inc({ phase: 'decide' });
+    // The error's name and message only: a stack or a cause could quote request values.
+    logger.error({ err: error instanceof Error ? { name: error.name, message: error.message } : String(error) }, 'could not decide a request; answered 503');
+    this.releaseInFlight();
+    return { immediate: processorUnavailable() };
   }
 
   private async decideOrThrow(requestBody: ReadableBody | undefined): Promise<PhaseAnswer> {
@@ -143,6 +168,8 @@ export class AffinityRequestProcessor implements RequestProcessor {
       storesByDefault: storesByDefault(view.path),
       ...(this.objectCall ? { requires: this.objectCall.requires } : {}),
     });
+    const references = await judgeUnknownReferences(this.context.store, pool, routed.unknownState);
+    if (references.kind === 'refuse') return this.refuseReference(references);
     if (routed.decision.kind === 'reject' && routed.decision.code === 'account_domain_unavailable' && config.healing.enabled && !this.objectCall) {
       ({ routed, signals } = await this.rebindGoneSession(routed, body));
       healing = { droppedItems: healing?.droppedItems ?? 0, droppedPreviousResponse: healing?.droppedPreviousResponse ?? false, bodyChanged: healing?.bodyChanged ?? false };
@@ -211,6 +238,23 @@ export class AffinityRequestProcessor implements RequestProcessor {
         },
       },
     };
+  }
+
+  /**
+   * A stored reference this principal's bindings do not know. While the store is
+   * degraded a miss proves nothing: the client gets a 503 to retry, not a 404.
+   */
+  private refuseReference(verdict: Extract<ReferenceVerdict, { kind: 'refuse' }>): PhaseAnswer {
+    const { metrics, logger, store } = this.context;
+    if (store.isDegraded === true && verdict.reason === 'unknown') {
+      metrics.rejections.inc({ code: 'store_unavailable' });
+      return { immediate: openAiError(503, 'store_unavailable', 'The gateway cannot look up the stored state this request refers to right now. Retry shortly.', 'server_error') };
+    }
+    const answer = REFERENCE_REFUSALS[verdict.reference] ?? REFERENCE_REFUSALS.response!;
+    metrics.rejections.inc({ code: answer.code });
+    metrics.storedReferenceRefusals.inc({ reason: verdict.reason });
+    logger.info({ pool: this.pool!.name, reference: verdict.reference, reason: verdict.reason }, 'stored reference refused');
+    return { immediate: openAiError(404, answer.code, answer.message, 'invalid_request_error', answer.param) };
   }
 
   /** Still bound to the gone domain (session binding or turn token): forget those and route again. */

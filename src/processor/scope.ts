@@ -2,6 +2,9 @@ import { createHash } from 'node:crypto';
 import { DEFAULT_POOL } from '../accounts/account.js';
 import type { BindingScope } from '../bindings/binding.js';
 
+/** The principal of a request that names none (no principal header, no client credential). */
+export const ANONYMOUS_PRINCIPAL = 'anonymous';
+
 const CREDENTIAL_HEADERS = ['authorization', 'x-api-key', 'api-key'] as const;
 
 /**
@@ -22,5 +25,5 @@ export function requestScope(
     const credential = headers.get(name);
     if (credential) return { pool, principal: `credential:${createHash('sha256').update(credential).digest('base64url').slice(0, 24)}` };
   }
-  return { pool, principal: 'anonymous' };
+  return { pool, principal: ANONYMOUS_PRINCIPAL };
 }

@@ -53,14 +53,17 @@ export function upstreamChanges(context: ProcessorContext, request: UpstreamRequ
   let streamForced = false;
   let storeForcedOff = false;
   if (config.rewrite.enabled && request.rewrite) {
+    // Tenants who borrow the account's credential must not share its cache keys.
+    const isolate = context.credentials.has(account.name);
     const rewrite = rewriteRequest({
       path: view.path,
       query: view.query,
       headers: view.headers,
       body,
       rules: context.rewriteRules.get(account.name)!,
-      continuity: config.rewrite.continuity ? continuityKey(request.scope, request.stickyKey, request.signals.promptCacheKey) : undefined,
+      continuity: config.rewrite.continuity || isolate ? continuityKey(request.scope, request.stickyKey, request.signals.promptCacheKey, isolate) : undefined,
       sessionHeaders: config.rewrite.sessionHeaders,
+      isolate,
     });
     set.push(...rewrite.setHeaders);
     remove.push(...rewrite.removeHeaders);

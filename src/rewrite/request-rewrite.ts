@@ -16,7 +16,16 @@ export interface RewriteInput {
   readonly continuity: string | undefined;
   /** Upstream session headers to carry the continuity identity. */
   readonly sessionHeaders: readonly string[];
+  /**
+   * The request borrows a credential shared by tenants: the caller's own
+   * identities (prompt_cache_key, session headers) are replaced by the
+   * continuity identity, which is then namespaced by principal.
+   */
+  readonly isolate?: boolean;
 }
+
+/** Headers in which clients (Codex among them) send their session id. */
+const SESSION_IDENTITY_HEADERS = ['session_id', 'session-id'] as const;
 
 export interface RewriteResult {
   readonly setHeaders: ReadonlyArray<readonly [string, string]>;
@@ -59,7 +68,8 @@ export function rewriteRequest(input: RewriteInput): RewriteResult {
 
   const continuity = headerSafe(input.continuity);
   if (continuity !== undefined) {
-    for (const name of input.sessionHeaders) {
+    const sessionHeaders = input.isolate ? [...new Set([...input.sessionHeaders, ...SESSION_IDENTITY_HEADERS.filter((name) => input.headers.has(name))])] : input.sessionHeaders;
+    for (const name of sessionHeaders) {
       if (input.headers.get(name) !== continuity) {
         setHeaders.push([name, continuity]);
         applied.push(`header:${name}`);
@@ -92,9 +102,13 @@ export function rewriteRequest(input: RewriteInput): RewriteResult {
       set.set('instructions', JSON.stringify(rules.defaultInstructions));
       applied.push('instructions');
     }
-    if (input.continuity !== undefined && !body.scan.fields.has('prompt_cache_key')) {
-      set.set('prompt_cache_key', JSON.stringify(input.continuity));
-      applied.push('prompt_cache_key');
+    if (input.continuity !== undefined) {
+      const span = body.scan.fields.get('prompt_cache_key');
+      const json = JSON.stringify(input.continuity);
+      if (span === undefined || (input.isolate === true && body.buffer.toString('utf8', span.start, span.end) !== json)) {
+        set.set('prompt_cache_key', json);
+        applied.push('prompt_cache_key');
+      }
     }
     const edits: MemberEdits = { remove, set };
     newBody = editMembers(body.buffer, body.scan, edits);

@@ -25,7 +25,7 @@ const anchor = (kind: Anchor['kind'], to: Account): Anchor => ({
 
 function input(overrides: Partial<DecisionInput> & { health?: Record<string, AccountHealthView>; accounts?: Account[] }): DecisionInput {
   const accounts = overrides.accounts ?? [A1, A2, B1];
-  const pool: Pool = { name: 'default', accounts };
+  const pool: Pool = { name: 'default', accounts, tenancy: { injectsCredentials: false, anonymous: 'allow', unknownStoredReferences: 'place' } };
   const candidates: Candidate[] = accounts.map((entry) => ({ account: entry, health: overrides.health?.[entry.name] ?? healthy }));
   return {
     pool,
