@@ -16,6 +16,7 @@ import type { BindingStore } from './bindings/store.js';
 import type { Config } from './config/schema.js';
 import { loadExternalProcessor } from './extproc/proto.js';
 import { serveProcessStream } from './extproc/stream.js';
+import { grpcBindAddress, grpcServerCredentials } from './extproc/listener.js';
 import type { WireProcessingRequest, WireProcessingResponse } from './extproc/wire-types.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { Metrics } from './metrics/metrics.js';
@@ -151,7 +152,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   health.addToServer(grpcServer);
 
   const grpcPort = await new Promise<number>((resolve, reject) => {
-    grpcServer.bindAsync(`${hostForUrl(config.grpc.host)}:${config.grpc.port}`, grpc.ServerCredentials.createInsecure(), (error, port) =>
+    grpcServer.bindAsync(grpcBindAddress(config.grpc), grpcServerCredentials(config.grpc), (error, port) =>
       error ? reject(error) : resolve(port),
     );
   });
@@ -190,7 +191,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   };
 
   return {
-    grpcAddress: `${hostForUrl(config.grpc.host)}:${grpcPort}`,
+    grpcAddress: config.grpc.socket !== undefined ? `unix:${config.grpc.socket}` : `${hostForUrl(config.grpc.host)}:${grpcPort}`,
     grpcPort,
     httpAddress: `http://${hostForUrl(config.http.host)}:${httpPort}`,
     httpPort,
