@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeTestCertificates } from './certificates.js';
 
 const HOST = '127.0.0.1';
 /** The cluster bus listens on port + 10000: keep both under 65536 and out of the top of the ephemeral range. */
@@ -357,22 +358,13 @@ export interface RedisTlsHandle {
 /** A standalone redis-server speaking TLS only, its certificate signed by a throwaway CA (openssl). */
 export async function startRedisTls(): Promise<RedisTlsHandle> {
   requireBinaries();
-  const openssl = spawnSync('openssl', ['version'], { timeout: 5000, stdio: 'ignore' });
-  if (openssl.error || openssl.status !== 0) throw new Error('openssl is needed to make a test certificate (apt-get install openssl)');
   const dir = makeDir();
-  const run = (args: string[]) => {
-    const result = spawnSync('openssl', args, { cwd: dir, timeout: 20_000, stdio: 'pipe' });
-    if (result.status !== 0) throw new Error(`openssl ${args[0]} failed: ${String(result.stderr)}`);
-  };
-  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=codex-affinity-test-ca']);
-  run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', `/CN=${HOST}`]);
-  writeFileSync(join(dir, 'ext.cnf'), `subjectAltName=IP:${HOST}\n`);
-  run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'ext.cnf']);
+  const certificates = makeTestCertificates(HOST, dir);
   const port = await freePort(false);
   const child = spawn(
     'redis-server',
     ['--port', '0', '--tls-port', String(port), '--bind', HOST, '--dir', dir, '--save', '', '--appendonly', 'no',
-      '--tls-cert-file', join(dir, 'server.crt'), '--tls-key-file', join(dir, 'server.key'), '--tls-ca-cert-file', join(dir, 'ca.crt'), '--tls-auth-clients', 'no'],
+      '--tls-cert-file', certificates.serverCertFile, '--tls-key-file', certificates.serverKeyFile, '--tls-ca-cert-file', certificates.caFile, '--tls-auth-clients', 'no'],
     { stdio: 'ignore' },
   );
   live.add(child);
