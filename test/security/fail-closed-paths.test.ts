@@ -10,6 +10,7 @@ import { Metrics } from '../../src/metrics/metrics.js';
 import type { WireProcessingResponse } from '../../src/extproc/wire-types.js';
 import { codexRequest, routedCluster, ScriptedStream, startTestProcessor, type TestProcessor } from '../support/processor.js';
 import { faultyStore, memoryStore } from '../support/stores.js';
+import { startStack } from '../e2e/stack.js';
 
 const faults = vi.hoisted(() => ({ decode: false, rewrite: false }));
 
@@ -136,5 +137,36 @@ describe('fail closed on every path', () => {
     expect(logs).toContain('rewrite exploded');
     expect(logs).not.toContain('secret-session-value-in-logs');
     expect(logs).not.toContain('client-key-1');
+  });
+});
+
+describe('fail closed through the Envoy stand-in', () => {
+  it('a client whose request the processor cannot decide gets the 503 from Envoy, and no account sees the request, even when it names a cluster', async () => {
+    const { store, state } = faultyStore(memoryStore());
+    const stack = await startStack({ topology: 'affinity', accounts: [{ name: 'one', domain: 'org-1' }, { name: 'two', domain: 'org-2' }], store });
+    try {
+      for (const mode of ['down', 'hang'] as const) {
+        state.mode = mode;
+        const response = await fetch(new URL('/v1/responses', stack.url), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer sk-client', 'session-id': `harness-${mode}`, 'x-codex-affinity-cluster': 'cluster-one' },
+          body: JSON.stringify({ model: 'gpt-5.1', input: 'hi' }),
+          signal: AbortSignal.timeout(10_000),
+        });
+        const body = (await response.json()) as { error: { code: string } };
+        expect({ mode, status: response.status, code: body.error.code }).toEqual({ mode, status: 503, code: 'processor_unavailable' });
+      }
+      expect(stack.accounts.reduce((sum, account) => sum + account.requests.length, 0)).toBe(0);
+      state.mode = 'up';
+      const healthy = await fetch(new URL('/v1/responses', stack.url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer sk-client', 'session-id': 'harness-up' },
+        body: JSON.stringify({ model: 'gpt-5.1', input: 'hi' }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      expect(healthy.status).toBe(200);
+    } finally {
+      await stack.close();
+    }
   });
 });
