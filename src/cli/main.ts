@@ -2,12 +2,16 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { envoyBootstrapYaml } from '../envoy/bootstrap.js';
+import { EnvoyConfigError } from '../envoy/timeouts.js';
 import { createLogger } from '../logging/logger.js';
 import { startServer } from '../server.js';
 
 const USAGE = `usage:
   codex-affinity serve --config FILE [--grpc-port N] [--http-port N]
   codex-affinity check --config FILE      validate a config file and exit
+  codex-affinity envoy-config --config FILE
+                                          print the Envoy bootstrap for this config
   codex-affinity help`;
 
 function fail(message: string, code = 2): never {
@@ -97,6 +101,17 @@ async function main(): Promise<void> {
   if (command === 'check') {
     const config = readConfig(parsed.values.config);
     process.stdout.write(`ok: ${config.accounts.length} accounts, store ${config.store.kind}\n`);
+    return;
+  }
+  if (command === 'envoy-config') {
+    const path = parsed.values.config;
+    const config = readConfig(path);
+    try {
+      process.stdout.write(envoyBootstrapYaml(config, path!));
+    } catch (error) {
+      if (error instanceof EnvoyConfigError) fail(`${path}: ${error.message}`);
+      throw error;
+    }
     return;
   }
   fail(`unknown command "${command}"\n${USAGE}`);

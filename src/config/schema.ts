@@ -56,6 +56,17 @@ const accountSchema = z.strictObject({
   credential: credentialSchema.optional(),
   /** Per-account overrides of the profile's rewrite rules. */
   rewrite: rewriteOverrideSchema.optional(),
+  /**
+   * Where Envoy sends this account's requests (`codex-affinity envoy-config`); the processor
+   * itself never connects upstream. Defaults to the profile's public host over TLS.
+   */
+  upstream: z
+    .strictObject({
+      host: z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, 'a DNS name or IPv4 address'),
+      port: port.default(443),
+      tls: z.boolean().default(true),
+    })
+    .optional(),
 });
 
 const poolSchema = z.strictObject({
@@ -201,6 +212,29 @@ export const configSchema = z.strictObject({
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .prefault({}),
   shutdown: z.strictObject({ grace: duration.prefault('10s') }).prefault({}),
+  /** Envoy's side of the pod, for `codex-affinity envoy-config` (src/envoy/); the processor ignores it. */
+  envoy: z
+    .strictObject({
+      /** The listener clients (the Service) reach. */
+      listenerPort: port.default(10000),
+      /** Envoy's admin endpoint, on loopback only (/ready, /drain_listeners). */
+      adminPort: port.default(9901),
+      /** Bounds the buffered request body; Codex bodies exceed Envoy's 1 MiB default. */
+      bufferLimitBytes: z.number().int().positive().max(2 ** 32 - 1).default(8 * 1024 * 1024),
+      streamIdleTimeout: duration.prefault('900s'),
+      /** ext_proc message_timeout; by default sized from the store's deadline. */
+      messageTimeout: duration.optional(),
+      /** Cluster of non-inference calls (default: the first openai account's, else the first account's). */
+      defaultCluster: z.string().min(1).optional(),
+      /** Cluster of non-inference /backend-api/ calls (default: the first chatgpt-codex account's, else none). */
+      chatgptDefaultCluster: z.string().min(1).optional(),
+      /**
+       * Addresses Envoy trusts as internal (CIDR). Requests from anywhere else are external:
+       * Envoy strips their x-envoy-* control headers and the internal-only headers before any filter.
+       */
+      internalAddresses: z.array(z.string().regex(/^[0-9a-fA-F.:]+\/\d{1,3}$/, 'a CIDR range')).default(['127.0.0.1/32']),
+    })
+    .prefault({}),
   accounts: z.array(accountSchema).min(1, 'at least one account is required'),
   pools: z.array(poolSchema).optional(),
 });
