@@ -14,6 +14,9 @@ const USAGE = `usage:
                                           print the Envoy bootstrap for this config
   codex-affinity help`;
 
+/** Exit code when the drain deadline cut open streams (turns lost): 0 is a clean drain, 1 an error, 2 a bad invocation or config. */
+const EXIT_STREAMS_CUT = 3;
+
 function fail(message: string, code = 2): never {
   process.stderr.write(`codex-affinity: ${message}\n`);
   process.exit(code);
@@ -64,10 +67,14 @@ async function serve(values: { config?: string; 'grpc-port'?: string; 'http-port
   const shutdown = (signal: string): void => {
     signals++;
     if (signals > 1) process.exit(1);
-    logger.info({ signal }, 'shutting down: draining open streams');
-    server.stop().then(
-      () => {
-        logger.info('stopped');
+    logger.info({ signal, graceMs: config.shutdown.grace, envoyAdmin: config.shutdown.envoyAdmin }, 'draining: serving every stream until Envoy is done');
+    server.drain().then(
+      (outcome) => {
+        if (outcome.step === 'deadline' && outcome.openStreams > 0) {
+          logger.error({ cutStreams: outcome.openStreams, waitedMs: outcome.waitedMilliseconds }, `stopped at the deadline: ${outcome.openStreams} open streams cut`);
+          process.exit(EXIT_STREAMS_CUT);
+        }
+        logger.info({ waitedMs: outcome.waitedMilliseconds }, 'stopped');
         process.exit(0);
       },
       () => process.exit(1),

@@ -211,7 +211,19 @@ export const configSchema = z.strictObject({
   logging: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .prefault({}),
-  shutdown: z.strictObject({ grace: duration.prefault('10s') }).prefault({}),
+  shutdown: z
+    .strictObject({
+      /** After SIGTERM, the longest the processor keeps serving; streams still open then are cut (exit code 3). */
+      grace: duration.prefault('10s'),
+      /**
+       * Envoy's admin address (host:port) in the same pod. After SIGTERM the processor keeps
+       * serving every stream, old and new, until Envoy has exited (its admin port refuses
+       * connections) and no stream is open. Unset: until no stream has been open for `idle`.
+       */
+      envoyAdmin: z.string().regex(/^[^\s:]+:\d+$/, 'host:port').optional(),
+      idle: duration.prefault('2s'),
+    })
+    .prefault({}),
   /** Envoy's side of the pod, for `codex-affinity envoy-config` (src/envoy/); the processor ignores it. */
   envoy: z
     .strictObject({
