@@ -100,8 +100,61 @@ function connectionManager(config: Config): Json {
   };
 }
 
+export const ADMIN_CLUSTER = 'envoy_admin';
+
+/**
+ * The kubelet cannot reach the loopback admin port: this listener passes exactly GET /ready
+ * (LIVE: 200, else 503) to it and answers 404 to everything else.
+ */
+function readinessListener(port: number): Json {
+  return {
+    name: 'envoy_readiness',
+    address: { socket_address: { address: '0.0.0.0', port_value: port } },
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typed_config: {
+              '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+              stat_prefix: 'envoy_readiness',
+              http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
+              route_config: {
+                name: 'envoy_readiness',
+                virtual_hosts: [
+                  {
+                    name: 'readiness',
+                    domains: ['*'],
+                    routes: [
+                      { match: { path: '/ready', headers: [{ name: ':method', string_match: { exact: 'GET' } }] }, route: { cluster: ADMIN_CLUSTER, timeout: '2s' } },
+                      { match: { prefix: '/' }, direct_response: { status: 404 } },
+                    ],
+                  },
+                ],
+              },
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+function adminCluster(config: Config): Json {
+  return {
+    name: ADMIN_CLUSTER,
+    type: 'STATIC',
+    connect_timeout: '0.25s',
+    load_assignment: {
+      cluster_name: ADMIN_CLUSTER,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: config.envoy.adminPort } } } }] }],
+    },
+  };
+}
+
 /** The Envoy v3 bootstrap (static resources) for this processor config, as a plain object. */
 export function envoyBootstrap(config: Config): Json {
+  const readinessPort = config.envoy.readinessPort;
   return {
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: config.envoy.adminPort } } },
     static_resources: {
@@ -112,8 +165,9 @@ export function envoyBootstrap(config: Config): Json {
           per_connection_buffer_limit_bytes: config.envoy.bufferLimitBytes,
           filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: connectionManager(config) }] }],
         },
+        ...(readinessPort !== undefined ? [readinessListener(readinessPort)] : []),
       ],
-      clusters: clustersOf(config),
+      clusters: [...clustersOf(config), ...(readinessPort !== undefined ? [adminCluster(config)] : [])],
     },
   };
 }

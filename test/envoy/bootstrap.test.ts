@@ -41,6 +41,7 @@ const VARIANTS: Record<string, Partial<ConfigInput>> = {
     grpc: { host: '::1', port: 50052 },
     accounts: [{ name: 'local', cluster: 'local', upstream: { host: 'mock.internal', port: 8080, tls: false } }],
   },
+  'a readiness listener for the kubelet': { envoy: { readinessPort: 9902, adminPort: 9901 } },
   'other ports, buffer and idle timeout, explicit default clusters': {
     envoy: { listenerPort: 8443, adminPort: 19000, bufferLimitBytes: 16777216, streamIdleTimeout: '30m', defaultCluster: 'openai-acct-b', chatgptDefaultCluster: 'codex-acct-c', messageTimeout: '2s' },
   },
@@ -95,6 +96,20 @@ describe('one source: what the processor config declares, Envoy gets', () => {
     expect(regex.test('/v1/a.b')).toBe(true);
     expect(regex.test('/v1/aXb')).toBe(false);
     expect(regex.test('/v1/a.b/more')).toBe(false);
+  });
+});
+
+describe('the readiness listener', () => {
+  it('passes only GET /ready to the loopback admin port; no readiness listener unless asked', () => {
+    expect(generate({}).static_resources.listeners).toHaveLength(1);
+    expect(clusterOf(generate({}), 'envoy_admin')).toBeUndefined();
+    const doc = generate({ envoy: { readinessPort: 9902, adminPort: 9911 } });
+    const readiness = doc.static_resources.listeners[1];
+    expect(readiness.address.socket_address).toEqual({ address: '0.0.0.0', port_value: 9902 });
+    const routes = readiness.filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes;
+    expect(routes[0]).toMatchObject({ match: { path: '/ready', headers: [{ name: ':method', string_match: { exact: 'GET' } }] }, route: { cluster: 'envoy_admin' } });
+    expect(routes[1]).toEqual({ match: { prefix: '/' }, direct_response: { status: 404 } });
+    expect(clusterOf(doc, 'envoy_admin').load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: '127.0.0.1', port_value: 9911 });
   });
 });
 
