@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { envoyBootstrapYaml } from '../envoy/bootstrap.js';
+import { ENVOY_CONFIG_USAGE, envoyConfigText } from '../envoy/command.js';
 import { EnvoyConfigError } from '../envoy/timeouts.js';
 import { createLogger } from '../logging/logger.js';
 import { startServer } from '../server.js';
@@ -10,8 +10,7 @@ import { startServer } from '../server.js';
 const USAGE = `usage:
   codex-affinity serve --config FILE [--grpc-port N] [--http-port N]
   codex-affinity check --config FILE      validate a config file and exit
-  codex-affinity envoy-config --config FILE
-                                          print the Envoy bootstrap for this config
+  ${ENVOY_CONFIG_USAGE}
   codex-affinity help`;
 
 /** Exit code when the drain deadline cut open streams (turns lost): 0 is a clean drain, 1 an error, 2 a bad invocation or config. */
@@ -94,6 +93,14 @@ async function main(): Promise<void> {
         'grpc-port': { type: 'string' },
         'http-port': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        // envoy-config
+        format: { type: 'string' },
+        processor: { type: 'string' },
+        gateway: { type: 'string' },
+        namespace: { type: 'string' },
+        selector: { type: 'string' },
+        context: { type: 'string' },
+        port: { type: 'string' },
       },
     });
   } catch (error) {
@@ -114,7 +121,7 @@ async function main(): Promise<void> {
     const path = parsed.values.config;
     const config = readConfig(path);
     try {
-      process.stdout.write(envoyBootstrapYaml(config, path!));
+      process.stdout.write(envoyConfigText(config, path!, parsed.values));
     } catch (error) {
       if (error instanceof EnvoyConfigError) fail(`${path}: ${error.message}`);
       throw error;

@@ -44,13 +44,14 @@ function accessLog(namespace: string): Json {
   };
 }
 
-function extProcFilter(config: Config): Json {
+/** The ext_proc filter, calling the processor through the cluster `processorCluster`. */
+export function extProcFilter(config: Config, processorCluster = PROCESSOR_CLUSTER): Json {
   return {
     name: EXT_PROC_FILTER,
     typed_config: {
       '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor',
       stat_prefix: 'codex_affinity',
-      grpc_service: { envoy_grpc: { cluster_name: PROCESSOR_CLUSTER } },
+      grpc_service: { envoy_grpc: { cluster_name: processorCluster } },
       processing_mode: {
         request_header_mode: 'SEND',
         response_header_mode: 'SEND',

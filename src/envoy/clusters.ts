@@ -22,12 +22,17 @@ export function processorAddress(config: Config): string {
   throw new EnvoyConfigError(`grpc.host: Envoy reaches the processor over loopback in its own pod; "${host}" is neither a loopback nor a wildcard address`);
 }
 
-function processorCluster(config: Config): Json {
+/**
+ * The processor's gRPC cluster: on loopback in the pod (STATIC), or, for a mesh gateway that
+ * reaches a processor Service, by DNS name (STRICT_DNS).
+ */
+export function processorCluster(config: Config, at: { host: string; port: number } = { host: processorAddress(config), port: config.grpc.port }): Json {
+  const byName = /[a-z]/i.test(at.host) && !at.host.includes(':');
   return {
     name: PROCESSOR_CLUSTER,
-    type: 'STATIC',
+    type: byName ? 'STRICT_DNS' : 'STATIC',
     connect_timeout: '0.25s',
-    load_assignment: endpointAt(PROCESSOR_CLUSTER, processorAddress(config), config.grpc.port),
+    load_assignment: endpointAt(PROCESSOR_CLUSTER, at.host, at.port),
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
         '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
@@ -41,7 +46,7 @@ function processorCluster(config: Config): Json {
 }
 
 /** One cluster per account, named accounts[].cluster: Envoy's retries then never change account. */
-function accountCluster(account: AccountConfig): Json {
+export function accountCluster(account: AccountConfig): Json {
   const upstream = upstreamOf(account);
   return {
     name: account.cluster,

@@ -1,7 +1,8 @@
 // Validates Kubernetes objects offline against the Kubernetes OpenAPI schemas, in two ways,
 // both generated from those schemas by the kubernetes-models packages (kubernetes-models for
-// the built-in kinds, @kubernetes-models/prometheus-operator for ServiceMonitor and
-// PrometheusRule):
+// the built-in kinds; from the projects' CRD schemas: @kubernetes-models/prometheus-operator
+// for ServiceMonitor and PrometheusRule, @kubernetes-models/istio for EnvoyFilter,
+// @kubernetes-models/envoy-gateway and @kubernetes-models/gateway-api for Envoy Gateway):
 //  1. each object's JSON-schema validator (types, formats, enums, required fields);
 //  2. the TypeScript compiler, checking each object as a literal of the kind's generated
 //     interface: this refuses unknown or misplaced fields, which the JSON-schema validators
@@ -18,7 +19,13 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url));
 /** The module and interface of a kind's model, by apiVersion and kind. */
 function modelOf(apiVersion: string, kind: string): { module: string; type: string } {
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
-  if (group === 'monitoring.coreos.com') return { module: `@kubernetes-models/prometheus-operator/monitoring.coreos.com/${version}/${kind}`, type: `I${kind}` };
+  const crds: Record<string, string> = {
+    'monitoring.coreos.com': '@kubernetes-models/prometheus-operator',
+    'networking.istio.io': '@kubernetes-models/istio',
+    'gateway.envoyproxy.io': '@kubernetes-models/envoy-gateway',
+    'gateway.networking.k8s.io': '@kubernetes-models/gateway-api',
+  };
+  if (group! in crds) return { module: `${crds[group!]}/${group}/${version}/${kind}`, type: `I${kind}` };
   return { module: group === '' ? `kubernetes-models/${version}/${kind}` : `kubernetes-models/${group}/${version}/${kind}`, type: `I${kind}` };
 }
 
