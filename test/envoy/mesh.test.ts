@@ -100,8 +100,9 @@ describe('Envoy Gateway resources', () => {
     expect(typeErrors(list)).toEqual([]);
     const broken = structuredClone(gatewayOf()[0]);
     broken.spec.extProc[0].processingMode.request.body = 'Buffer';
-    broken.spec.extProc[0].failOpenn = true;
-    expect(typeErrors([{ source: 'broken', object: broken }]).join('\n')).toMatch(/'"failOpenn"' does not exist/);
+    const misspelt = structuredClone(gatewayOf()[0]);
+    misspelt.spec.extProc[0].failOpenn = true;
+    expect(typeErrors([{ source: 'misspelt', object: misspelt }])).toEqual([expect.stringMatching(/'"failOpenn"' does not exist/)]);
     expect((await schemaErrors([{ source: 'broken', object: broken }]))[0]).toMatch(/body must be equal to one of the allowed values/);
   });
 
