@@ -167,6 +167,34 @@ describe('charts/codex-affinity: what each variant renders', () => {
   });
 });
 
+describe('charts/codex-affinity: monitoring objects are validated like the rest', () => {
+  // The ServiceMonitor, PrometheusRule and dashboard templates belong to the operations work;
+  // whatever the chart renders goes through the same validation above. This shows that the
+  // Prometheus Operator kinds are checked against their CRD schemas
+  // (@kubernetes-models/prometheus-operator), using the chart's metrics Service.
+  const metricsService = (): Json => ofKind('default', 'Service').find((s) => s.metadata.name.endsWith('-metrics'));
+  const serviceMonitor = (): Json => ({
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'ServiceMonitor',
+    metadata: { name: 'codex-affinity', namespace: 'ai' },
+    spec: {
+      selector: { matchLabels: { 'app.kubernetes.io/component': metricsService().metadata.labels['app.kubernetes.io/component'], 'app.kubernetes.io/instance': 'codex-affinity' } },
+      endpoints: [{ port: metricsService().spec.ports[0].name, path: '/metrics', interval: '30s' }],
+    },
+  });
+
+  it('a ServiceMonitor on the metrics Service passes; a misspelt or mistyped one does not', async () => {
+    expect(await schemaErrors([{ source: 'monitor', object: serviceMonitor() }])).toEqual([]);
+    expect(typeErrors([{ source: 'monitor', object: serviceMonitor() }])).toEqual([]);
+    const misspelt = serviceMonitor();
+    misspelt.spec.endpoints[0].intervall = '30s';
+    expect(typeErrors([{ source: 'misspelt', object: misspelt }])).toEqual([expect.stringMatching(/'"intervall"' does not exist/)]);
+    const mistyped = serviceMonitor();
+    mistyped.spec.endpoints[0].interval = 30;
+    expect(await schemaErrors([{ source: 'mistyped', object: mistyped }])).toEqual([expect.stringMatching(/interval must be string/)]);
+  });
+});
+
 describe('charts/codex-affinity refuses what would break', () => {
   it('values outside the schema, naming the key', () => {
     expect(failure(['--set', 'envoy.bogus=1'])).toMatch(/at '\/envoy': additional properties 'bogus' not allowed/);
