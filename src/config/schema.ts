@@ -231,7 +231,7 @@ export const configSchema = z.strictObject({
       listenerPort: port.default(10000),
       /** Envoy's admin endpoint, on loopback only (/ready, /drain_listeners). */
       adminPort: port.default(9901),
-      /** A listener that answers only GET /ready from the admin endpoint, for the kubelet's probe. */
+      /** A listener for the kubelet's probes: only GET /ready (Envoy's admin) and the gRPC health check (the processor). */
       readinessPort: port.optional(),
       /** Bounds the buffered request body; Codex bodies exceed Envoy's 1 MiB default. */
       bufferLimitBytes: z.number().int().positive().max(2 ** 32 - 1).default(8 * 1024 * 1024),

@@ -103,9 +103,13 @@ function connectionManager(config: Config): Json {
 
 export const ADMIN_CLUSTER = 'envoy_admin';
 
+/** The gRPC health service the processor serves; the kubelet's gRPC probe asks for it. */
+export const HEALTH_CHECK_PATH = '/grpc.health.v1.Health/Check';
+
 /**
- * The kubelet cannot reach the loopback admin port: this listener passes exactly GET /ready
- * (LIVE: 200, else 503) to it and answers 404 to everything else.
+ * The kubelet cannot reach loopback. This listener passes exactly two requests: GET /ready to
+ * Envoy's admin port (LIVE: 200, else 503) and the gRPC health check to the processor (the
+ * kubelet's gRPC probe, HTTP/2 without TLS), and answers 404 to everything else.
  */
 function readinessListener(port: number): Json {
   return {
@@ -128,6 +132,7 @@ function readinessListener(port: number): Json {
                     domains: ['*'],
                     routes: [
                       { match: { path: '/ready', headers: [{ name: ':method', string_match: { exact: 'GET' } }] }, route: { cluster: ADMIN_CLUSTER, timeout: '2s' } },
+                      { match: { path: HEALTH_CHECK_PATH, grpc: {} }, route: { cluster: PROCESSOR_CLUSTER, timeout: '2s' } },
                       { match: { prefix: '/' }, direct_response: { status: 404 } },
                     ],
                   },

@@ -154,13 +154,14 @@ describe('charts/codex-affinity: what each variant renders', () => {
     expect(run.requests).toEqual(['POST /drain_listeners?graceful', 'GET /stats?filter=downstream_rq_active', 'GET /stats?filter=downstream_rq_active']);
   });
 
-  it('probes and ports: Envoy /ready on its readiness listener, the processor\'s /readyz; the gRPC port is no container port', () => {
+  it('probes and ports: Envoy /ready and the processor\'s gRPC health on Envoy\'s readiness listener; the gRPC port is no container port', () => {
     const { config } = variant('default');
     const envoy = containerOf('default', 'envoy');
     expect(envoy.readinessProbe.httpGet).toEqual({ path: '/ready', port: 'ready' });
     expect(envoy.ports.find((p: Json) => p.name === 'ready').containerPort).toBe(config.envoy.readinessPort);
     const processor = containerOf('default', 'codex-affinity');
-    expect(processor.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'admin' });
+    expect(processor.readinessProbe.grpc).toEqual({ port: config.envoy.readinessPort, service: 'envoy.service.ext_proc.v3.ExternalProcessor' });
+    expect(processor.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'admin' });
     expect(podOf('default').spec.containers.flatMap((c: Json) => c.ports.map((p: Json) => p.containerPort))).not.toContain(config.grpc.port);
     const metrics = ofKind('default', 'Service').find((s) => s.metadata.name.endsWith('-metrics'));
     expect(metrics.spec).toMatchObject({ clusterIP: 'None', ports: [{ name: 'metrics', port: config.http.port, targetPort: 'admin' }] });

@@ -109,14 +109,18 @@ describe('deploy/kubernetes: the two configs', () => {
 });
 
 describe('deploy/kubernetes: the pod', () => {
-  it('probes: Envoy\'s /ready through its readiness listener, the processor\'s /readyz and /healthz', () => {
+  it('probes: Envoy\'s /ready and the processor\'s gRPC health through Envoy\'s readiness listener, the processor\'s /healthz', () => {
     const envoy = container('envoy');
     const processor = container('codex-affinity');
     expect(envoy.readinessProbe.httpGet.path).toBe('/ready');
     expect(portOf(envoy, envoy.readinessProbe.httpGet.port)).toBe(CONFIG.envoy.readinessPort);
     expect(portOf(envoy, envoy.livenessProbe.tcpSocket.port)).toBe(CONFIG.envoy.listenerPort);
-    expect([processor.readinessProbe.httpGet.path, processor.livenessProbe.httpGet.path]).toEqual(['/readyz', '/healthz']);
-    expect(portOf(processor, processor.readinessProbe.httpGet.port)).toBe(CONFIG.http.port);
+    expect(processor.readinessProbe.grpc).toEqual({ port: CONFIG.envoy.readinessPort, service: 'envoy.service.ext_proc.v3.ExternalProcessor' });
+    const readinessRoutes = parse(read('envoy.yaml')).static_resources.listeners.find((l: Json) => l.name === 'envoy_readiness')
+      .filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes;
+    expect(readinessRoutes.find((r: Json) => r.match.path === '/grpc.health.v1.Health/Check').route.cluster).toBe('codex-affinity');
+    expect(processor.livenessProbe.httpGet.path).toBe('/healthz');
+    expect(portOf(processor, processor.livenessProbe.httpGet.port)).toBe(CONFIG.http.port);
     const containerPorts = pod().spec.containers.flatMap((c: Json) => (c.ports ?? []).map((p: Json) => p.containerPort));
     expect(containerPorts).not.toContain(CONFIG.grpc.port); // loopback only
   });

@@ -100,7 +100,7 @@ describe('one source: what the processor config declares, Envoy gets', () => {
 });
 
 describe('the readiness listener', () => {
-  it('passes only GET /ready to the loopback admin port; no readiness listener unless asked', () => {
+  it('passes only GET /ready to the loopback admin port and the gRPC health check to the processor; no readiness listener unless asked', () => {
     expect(generate({}).static_resources.listeners).toHaveLength(1);
     expect(clusterOf(generate({}), 'envoy_admin')).toBeUndefined();
     const doc = generate({ envoy: { readinessPort: 9902, adminPort: 9911 } });
@@ -108,7 +108,9 @@ describe('the readiness listener', () => {
     expect(readiness.address.socket_address).toEqual({ address: '0.0.0.0', port_value: 9902 });
     const routes = readiness.filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes;
     expect(routes[0]).toMatchObject({ match: { path: '/ready', headers: [{ name: ':method', string_match: { exact: 'GET' } }] }, route: { cluster: 'envoy_admin' } });
-    expect(routes[1]).toEqual({ match: { prefix: '/' }, direct_response: { status: 404 } });
+    expect(routes[1]).toEqual({ match: { path: '/grpc.health.v1.Health/Check', grpc: {} }, route: { cluster: 'codex-affinity', timeout: '2s' } });
+    expect(routes[2]).toEqual({ match: { prefix: '/' }, direct_response: { status: 404 } });
+    expect(routes).toHaveLength(3);
     expect(clusterOf(doc, 'envoy_admin').load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: '127.0.0.1', port_value: 9911 });
   });
 });

@@ -200,7 +200,8 @@ static_resources:
                             auto_host_rewrite: true
                             timeout: 300s
                             retry_policy: { retry_on: connect-failure, num_retries: 1 }
-    # The kubelet cannot reach the loopback admin port: this listener passes only GET /ready.
+    # The kubelet cannot reach loopback: this listener passes only GET /ready (Envoy's admin)
+    # and the gRPC health check (the processor).
     - name: envoy_readiness
       address:
         socket_address: { address: 0.0.0.0, port_value: {{ int .Values.envoy.readinessPort }} }
@@ -226,6 +227,9 @@ static_resources:
                               - name: ":method"
                                 string_match: { exact: GET }
                           route: { cluster: envoy_admin, timeout: 2s }
+                        # The kubelet's gRPC probe of the processor (HTTP/2 without TLS).
+                        - match: { path: /grpc.health.v1.Health/Check, grpc: {} }
+                          route: { cluster: codex-affinity, timeout: 2s }
                         - match: { prefix: "/" }
                           direct_response: { status: 404 }
 
