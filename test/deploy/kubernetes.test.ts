@@ -200,3 +200,39 @@ describe('deploy/kubernetes: the pod', () => {
     expect(rules[1].from[0].podSelector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'prometheus' });
   });
 });
+
+describe('deploy/kubernetes-redis: the base with the Redis store and an autoscaler', () => {
+  const OVERLAY = path.join(REPO, 'deploy/kubernetes-redis');
+  const readOverlay = (file: string) => fs.readFileSync(path.join(OVERLAY, file), 'utf8');
+  const overlayConfig = parseConfig(parse(readOverlay('config.yaml')));
+  let objects: Json[] = [];
+  beforeAll(() => {
+    const result = kubectl(['kustomize', OVERLAY]);
+    expect(result.status, result.stderr).toBe(0);
+    objects = docsOf(result.stdout);
+  });
+
+  it('renders, valid against the Kubernetes schemas, with the autoscaler owning the replica count', async () => {
+    const list = objects.map((object) => ({ source: 'deploy/kubernetes-redis', object }));
+    expect(await schemaErrors(list)).toEqual([]);
+    expect(typeErrors(list)).toEqual([]);
+    const deployment = objects.find((o) => o.kind === 'Deployment');
+    expect(deployment.spec.replicas).toBeUndefined();
+    const autoscaler = objects.find((o) => o.kind === 'HorizontalPodAutoscaler');
+    expect(autoscaler.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata.name });
+    expect(autoscaler.spec.minReplicas).toBeGreaterThan(1);
+  });
+
+  it('its configs replace the base\'s: Redis with the HMAC secret from the mounted Secret; Envoy generated from it', () => {
+    expect(overlayConfig.store).toMatchObject({ kind: 'redis', hmacSecret: { file: '/var/run/secrets/codex-affinity/hmac' } });
+    expect(readOverlay('envoy.yaml')).toBe(envoyBootstrapYaml(overlayConfig, 'deploy/kubernetes-redis/config.yaml'));
+    const maps = objects.filter((o) => o.kind === 'ConfigMap');
+    expect(maps).toHaveLength(2);
+    expect(maps.find((m) => m.data['config.yaml'] !== undefined).data['config.yaml']).toBe(readOverlay('config.yaml'));
+    expect(maps.find((m) => m.data['envoy.yaml'] !== undefined).data['envoy.yaml']).toBe(readOverlay('envoy.yaml'));
+    // Only the store differs from the base: same accounts, ports and shutdown.
+    const { store: _overlayStore, ...overlayRest } = overlayConfig;
+    const { store: _baseStore, ...baseRest } = CONFIG;
+    expect(overlayRest).toEqual(baseRest);
+  });
+});
