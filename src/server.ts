@@ -26,6 +26,7 @@ import { processorUnavailable } from './processor/errors.js';
 import { createWeightedRoundRobin } from './routing/select.js';
 import { CredentialStore } from './credentials/credentials.js';
 import { mergeRules, PROFILE_RULES, type ProfileRules } from './rewrite/profiles.js';
+import { waitForDrain, type DrainOutcome } from './shutdown/drain.js';
 
 export interface ServerOptions {
   readonly logger?: Logger;
@@ -44,6 +45,11 @@ export interface RunningServer {
   readonly context: ProcessorContext;
   /** Stops accepting, lets open streams finish within the grace period, then closes. */
   stop(graceMilliseconds?: number): Promise<void>;
+  /**
+   * What SIGTERM does: keeps serving every stream, old and new, until Envoy needs the
+   * processor no more or shutdown.grace is over (src/shutdown/drain.ts), then closes.
+   */
+  drain(): Promise<DrainOutcome>;
 }
 
 interface SharedState {
@@ -131,6 +137,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     rewriteRules,
   };
 
+  let openStreams = 0;
   const definition = loadExternalProcessor();
   const grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024 });
   grpcServer.addService(definition.service, {
@@ -144,8 +151,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         requestFailure: () => ({ immediate: processorUnavailable() }),
         onInvalidHeader: () => metrics.invalidHeaders.inc(),
         onStreamError: (error) => logger.debug({ message: error.message }, 'ext_proc stream error'),
-        onStreamStart: () => metrics.streams.inc(),
-        onStreamEnd: () => metrics.streams.dec(),
+        onStreamStart: () => {
+          openStreams++;
+          metrics.streams.inc();
+        },
+        onStreamEnd: () => {
+          openStreams--;
+          metrics.streams.dec();
+        },
       }),
   });
   const health = new HealthImplementation({ '': 'SERVING', 'envoy.service.ext_proc.v3.ExternalProcessor': 'SERVING' });
@@ -190,6 +203,18 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     return stopping;
   };
 
+  const drain = async (): Promise<DrainOutcome> => {
+    draining = true;
+    const outcome = await waitForDrain({
+      graceMilliseconds: config.shutdown.grace,
+      idleMilliseconds: config.shutdown.idle,
+      envoyAdmin: config.shutdown.envoyAdmin,
+      openStreams: () => openStreams,
+    });
+    await stop(0);
+    return outcome;
+  };
+
   return {
     grpcAddress: config.grpc.socket !== undefined ? `unix:${config.grpc.socket}` : `${hostForUrl(config.grpc.host)}:${grpcPort}`,
     grpcPort,
@@ -197,5 +222,6 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     httpPort,
     context,
     stop,
+    drain,
   };
 }

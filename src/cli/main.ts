@@ -2,13 +2,19 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { ENVOY_CONFIG_USAGE, envoyConfigText } from '../envoy/command.js';
+import { EnvoyConfigError } from '../envoy/timeouts.js';
 import { createLogger } from '../logging/logger.js';
 import { startServer } from '../server.js';
 
 const USAGE = `usage:
   codex-affinity serve --config FILE [--grpc-port N] [--http-port N]
   codex-affinity check --config FILE      validate a config file and exit
+  ${ENVOY_CONFIG_USAGE}
   codex-affinity help`;
+
+/** Exit code when the drain deadline cut open streams (turns lost): 0 is a clean drain, 1 an error, 2 a bad invocation or config. */
+const EXIT_STREAMS_CUT = 3;
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`codex-affinity: ${message}\n`);
@@ -60,10 +66,14 @@ async function serve(values: { config?: string; 'grpc-port'?: string; 'http-port
   const shutdown = (signal: string): void => {
     signals++;
     if (signals > 1) process.exit(1);
-    logger.info({ signal }, 'shutting down: draining open streams');
-    server.stop().then(
-      () => {
-        logger.info('stopped');
+    logger.info({ signal, graceMs: config.shutdown.grace, envoyAdmin: config.shutdown.envoyAdmin }, 'draining: serving every stream until Envoy is done');
+    server.drain().then(
+      (outcome) => {
+        if (outcome.step === 'deadline' && outcome.openStreams > 0) {
+          logger.error({ cutStreams: outcome.openStreams, waitedMs: outcome.waitedMilliseconds }, `stopped at the deadline: ${outcome.openStreams} open streams cut`);
+          process.exit(EXIT_STREAMS_CUT);
+        }
+        logger.info({ waitedMs: outcome.waitedMilliseconds }, 'stopped');
         process.exit(0);
       },
       () => process.exit(1),
@@ -83,6 +93,14 @@ async function main(): Promise<void> {
         'grpc-port': { type: 'string' },
         'http-port': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        // envoy-config
+        format: { type: 'string' },
+        processor: { type: 'string' },
+        gateway: { type: 'string' },
+        namespace: { type: 'string' },
+        selector: { type: 'string' },
+        context: { type: 'string' },
+        port: { type: 'string' },
       },
     });
   } catch (error) {
@@ -97,6 +115,17 @@ async function main(): Promise<void> {
   if (command === 'check') {
     const config = readConfig(parsed.values.config);
     process.stdout.write(`ok: ${config.accounts.length} accounts, store ${config.store.kind}\n`);
+    return;
+  }
+  if (command === 'envoy-config') {
+    const path = parsed.values.config;
+    const config = readConfig(path);
+    try {
+      process.stdout.write(envoyConfigText(config, path!, parsed.values));
+    } catch (error) {
+      if (error instanceof EnvoyConfigError) fail(`${path}: ${error.message}`);
+      throw error;
+    }
     return;
   }
   fail(`unknown command "${command}"\n${USAGE}`);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { buildAccountDirectory } from '../accounts/account.js';
+import { messageTimeoutFloor } from '../envoy/timeouts.js';
 import { configSchema, type Config } from './schema.js';
 
 export class ConfigError extends Error {
@@ -42,6 +43,10 @@ function checkConsistency(config: Config): string[] {
     if (!store.hmacSecret) {
       problems.push('store.hmacSecret: a Redis store needs a secret shared by all replicas ({ env: NAME } or { file: PATH }); keys are HMAC digests under it, so no session id reaches Redis');
     }
+  }
+  const floor = messageTimeoutFloor(config);
+  if (config.envoy.messageTimeout !== undefined && config.envoy.messageTimeout < floor) {
+    problems.push(`envoy.messageTimeout: ${config.envoy.messageTimeout}ms is shorter than ${floor}ms (the store's deadline for each of a message's store calls, plus processing): Envoy would answer 504 first`);
   }
   config.pools?.forEach((pool, index) => {
     pool.accounts.forEach((name, accountIndex) => {

@@ -56,6 +56,17 @@ const accountSchema = z.strictObject({
   credential: credentialSchema.optional(),
   /** Per-account overrides of the profile's rewrite rules. */
   rewrite: rewriteOverrideSchema.optional(),
+  /**
+   * Where Envoy sends this account's requests (`codex-affinity envoy-config`); the processor
+   * itself never connects upstream. Defaults to the profile's public host over TLS.
+   */
+  upstream: z
+    .strictObject({
+      host: z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, 'a DNS name or IPv4 address'),
+      port: port.default(443),
+      tls: z.boolean().default(true),
+    })
+    .optional(),
 });
 
 /**
@@ -226,7 +237,44 @@ export const configSchema = z.strictObject({
   logging: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .prefault({}),
-  shutdown: z.strictObject({ grace: duration.prefault('10s') }).prefault({}),
+  shutdown: z
+    .strictObject({
+      /** After SIGTERM, the longest the processor keeps serving; streams still open then are cut (exit code 3). */
+      grace: duration.prefault('10s'),
+      /**
+       * Envoy's admin address (host:port) in the same pod. After SIGTERM the processor keeps
+       * serving every stream, old and new, until Envoy has exited (its admin port refuses
+       * connections) and no stream is open. Unset: until no stream has been open for `idle`.
+       */
+      envoyAdmin: z.string().regex(/^[^\s:]+:\d+$/, 'host:port').optional(),
+      idle: duration.prefault('2s'),
+    })
+    .prefault({}),
+  /** Envoy's side of the pod, for `codex-affinity envoy-config` (src/envoy/); the processor ignores it. */
+  envoy: z
+    .strictObject({
+      /** The listener clients (the Service) reach. */
+      listenerPort: port.default(10000),
+      /** Envoy's admin endpoint, on loopback only (/ready, /drain_listeners). */
+      adminPort: port.default(9901),
+      /** A listener for the kubelet's probes: only GET /ready (Envoy's admin) and the gRPC health check (the processor). */
+      readinessPort: port.optional(),
+      /** Bounds the buffered request body; Codex bodies exceed Envoy's 1 MiB default. */
+      bufferLimitBytes: z.number().int().positive().max(2 ** 32 - 1).default(8 * 1024 * 1024),
+      streamIdleTimeout: duration.prefault('900s'),
+      /** ext_proc message_timeout; by default sized from the store's deadline. */
+      messageTimeout: duration.optional(),
+      /** Cluster of non-inference calls (default: the first openai account's, else the first account's). */
+      defaultCluster: z.string().min(1).optional(),
+      /** Cluster of non-inference /backend-api/ calls (default: the first chatgpt-codex account's, else none). */
+      chatgptDefaultCluster: z.string().min(1).optional(),
+      /**
+       * Addresses Envoy trusts as internal (CIDR). Requests from anywhere else are external:
+       * Envoy strips their x-envoy-* control headers and the internal-only headers before any filter.
+       */
+      internalAddresses: z.array(z.string().regex(/^[0-9a-fA-F.:]+\/\d{1,3}$/, 'a CIDR range')).default(['127.0.0.1/32']),
+    })
+    .prefault({}),
   accounts: z.array(accountSchema).min(1, 'at least one account is required'),
   pools: z.array(poolSchema).optional(),
   /** Defaults for every pool's tenancy (see tenancySchema); a pool's own settings win. */

@@ -8,7 +8,10 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { parseConfig } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
+import { envoyBootstrap } from '../../src/envoy/bootstrap.js';
+import { ENVOY_CONTROL_HEADERS } from '../../src/envoy/edge-hygiene.js';
 import { PROFILE_RULES } from '../../src/rewrite/profiles.js';
 import { validateBootstrap } from './envoy-validator.js';
 
@@ -67,6 +70,17 @@ const clusterNamed = (name: string) => clusters.find((c) => c.name === name);
 const clone = () => structuredClone(ENVOY);
 const pathOfExtProc = `static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters[${httpFilters.indexOf(extProcFilter)}].typed_config`;
 const seconds = (d: string) => Number(d.replace(/s$/, ''));
+
+describe('deploy/envoy.yaml is what `codex-affinity envoy-config` makes of deploy/example-config.yaml', () => {
+  it('equals the generated bootstrap, key for key (only the comments differ)', () => {
+    expect(ENVOY).toEqual(envoyBootstrap(parseConfig(APP)));
+  });
+  it('stops being equal when an account is added to the processor config only', () => {
+    const more = structuredClone(APP);
+    more.accounts.push({ name: 'acct-d', cluster: 'openai-acct-d', profile: 'openai' });
+    expect(ENVOY).not.toEqual(envoyBootstrap(parseConfig(more)));
+  });
+});
 
 describe('deploy/envoy.yaml against the official Envoy v3 protos', () => {
   it('is a valid Bootstrap: no unknown keys, bad enums, bad scalars, bad @type or oneof clashes', () => {
@@ -143,12 +157,33 @@ describe('deploy/envoy.yaml gives the processor what it relies on', () => {
     });
     expect(extProc.allow_mode_override).toBe(true);
     expect(extProc.failure_mode_allow).toBe(false);
-    expect(extProc.mutation_rules.allow_envoy).toBe(true);
+    // x-envoy-* mutations only for the retry guard, which the example config leaves off.
+    expect(APP.routing.retryGuard ?? false).toBe(false);
+    expect(extProc.mutation_rules).toBeUndefined();
     expect(extProc.metadata_options.receiving_namespaces.untyped).toContain(APP.routing?.metadataNamespace ?? 'codex_affinity');
     expect(seconds(extProc.message_timeout)).toBeGreaterThan(0.2);
-    expect(seconds(extProc.max_message_timeout)).toBeGreaterThanOrEqual(seconds(extProc.message_timeout));
+    // The processor never sends override_message_timeout: a maximum would be dead config.
+    expect(extProc.max_message_timeout).toBeUndefined();
     expect(httpFilters.at(-1)!.name).toBe('envoy.filters.http.router');
+    expect(httpFilters.map((f) => f.name)).toEqual(['codex_affinity.edge_hygiene', 'envoy.filters.http.ext_proc', 'envoy.filters.http.router']);
     expect(httpFilters.indexOf(extProcFilter)).toBeLessThan(httpFilters.length - 1);
+  });
+
+  it('edge hygiene: a client cannot send the cluster header or x-envoy-* control headers past the first filter', () => {
+    const hygiene = httpFilters[0];
+    expect(hygiene.typed_config['@type']).toBe('type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation');
+    const removed: string[] = hygiene.typed_config.mutations.request_mutations.map((m: Json) => m.remove);
+    expect(removed).toContain(APP.routing.clusterHeader);
+    for (const header of ['x-envoy-max-retries', 'x-envoy-retry-on', 'x-envoy-retriable-status-codes', 'x-envoy-upstream-rq-timeout-ms', 'x-envoy-hedge-on-per-try-timeout']) {
+      expect(removed).toContain(header);
+    }
+    expect(removed).toEqual([APP.routing.clusterHeader, ...ENVOY_CONTROL_HEADERS]);
+    // Envoy's own x-envoy-internal / x-envoy-external-address are set before the filters: kept.
+    expect(removed).not.toContain('x-envoy-internal');
+    // Envoy strips forged control headers of external requests itself; only the pod is internal.
+    expect(hcm.use_remote_address).toBe(true);
+    expect(hcm.internal_address_config).toEqual({ cidr_ranges: [{ address_prefix: '127.0.0.1', prefix_len: 32 }] });
+    expect(hcm.route_config.internal_only_headers).toEqual([APP.routing.clusterHeader]);
   });
 
   it('the ext_proc gRPC cluster exists, points at the processor port and speaks HTTP/2', () => {

@@ -113,6 +113,15 @@ function validateMessage(v: unknown, type: protobuf.Type, path: string, r: Repor
   }
 }
 
+/** Validates a parsed document against any message of the official Envoy API (e.g. envoy.config.cluster.v3.Cluster). */
+export function validateAs(typeName: string, doc: unknown): Report {
+  const type = lookupOfficialType(root, typeName);
+  if (!type) throw new Error(`no official Envoy message ${typeName}`);
+  const r: Report = { errors: [], jsonNames: [] };
+  validateMessage(doc, type, '', r);
+  return r;
+}
+
 /** Validates a parsed Envoy bootstrap document against envoy.config.bootstrap.v3.Bootstrap. */
 export function validateBootstrap(doc: unknown): Report {
   const r: Report = { errors: [], jsonNames: [] };

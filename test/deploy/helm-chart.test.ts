@@ -1,275 +1,220 @@
-// Checks charts/codex-affinity without helm (none is available where the tests run; the
-// chart's README says so and how to render it). What is checked: Chart.yaml and values.yaml
-// parse; template actions are well formed and their blocks balance; every .Values path and
-// every included template exists; the processor config the chart builds passes the
-// processor's own parser; the Envoy and Kubernetes templates use only key paths of the
-// validated plain files (deploy/envoy.yaml, deploy/kubernetes/), so a misspelt or misplaced
-// field is caught; and the defaults agree with those plain files.
+// charts/codex-affinity rendered by a real helm (test/deploy/kube-tools.ts) for the default
+// values and each documented variant (charts/codex-affinity/examples/): `helm lint --strict`
+// (which also checks values against the chart's values.schema.json), every rendered object
+// valid against the Kubernetes OpenAPI schemas (./kubernetes-schema.ts), the processor config
+// accepted by the processor's own parser, and the Envoy config equal to what
+// `codex-affinity envoy-config` makes of that processor config and valid against Envoy's protos.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parse, parseAllDocuments, stringify } from 'yaml';
-import { parseConfig, parseConfigText } from '../../src/config/load.js';
-import {
-  actionsOf, blockErrors, definedTemplates, fieldsReadInRange, includedTemplates, keyPathsOfDocument, keyPathsOfTemplate, valuesPaths,
-} from './template-lint.js';
+import { parse, parseAllDocuments } from 'yaml';
+import { ConfigError, parseConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { envoyBootstrap } from '../../src/envoy/bootstrap.js';
+import { validateBootstrap } from './envoy-validator.js';
+import { helm, helmVersion, REPO } from './kube-tools.js';
+import { schemaErrors, typeErrors } from './kubernetes-schema.js';
+import { runPreStop, scriptParameters } from './prestop.js';
 
 type Json = any; // parsed YAML, walked freely in the assertions
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const CHART = path.join(REPO, 'charts/codex-affinity');
-const readRepo = (rel: string) => fs.readFileSync(path.join(REPO, rel), 'utf8');
-const readChart = (rel: string) => fs.readFileSync(path.join(CHART, rel), 'utf8');
+const CHART = 'charts/codex-affinity';
+const EXAMPLES = path.join(REPO, CHART, 'examples');
+const VARIANTS: Record<string, string[]> = {
+  default: [],
+  ...Object.fromEntries(fs.readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml')).sort().map((f) => [f.replace(/\.yaml$/, ''), ['-f', path.join(EXAMPLES, f)]])),
+};
 
-const CHART_YAML: Json = parse(readChart('Chart.yaml'));
-const VALUES: Json = parse(readChart('values.yaml'));
-const TEMPLATE_FILES = fs.readdirSync(path.join(CHART, 'templates')).sort();
-const TEMPLATES = new Map(TEMPLATE_FILES.map((f) => [f, readChart(`templates/${f}`)]));
-const ACTIONS = new Map(TEMPLATE_FILES.map((f) => [f, actionsOf(f, TEMPLATES.get(f)!)]));
-const allActions = () => [...ACTIONS.values()].flatMap((a) => a.actions);
-
-/** The text between {{- define "name" -}} and its {{- end -}} (the last end of the file's define). */
-function defineBody(file: string, name: string): string {
-  const src = TEMPLATES.get(file)!;
-  const start = src.indexOf(`{{- define "${name}" -}}`);
-  expect(start, `${file} defines ${name}`).toBeGreaterThanOrEqual(0);
-  const next = src.indexOf('{{- define "', start + 1);
-  const body = src.slice(start, next < 0 ? undefined : next);
-  return body.slice(body.indexOf('-}}') + 3, body.lastIndexOf('{{- end -}}'));
+interface Rendered { objects: Json[]; config: Config; envoy: Json }
+function render(name: string, args: string[]): Rendered {
+  const result = helm(['template', 'codex-affinity', CHART, '--namespace', 'ai', ...args]);
+  expect(result.status, `${name}: ${result.stderr}`).toBe(0);
+  const objects = parseAllDocuments(result.stdout).map((d) => d.toJS()).filter((d) => d !== null);
+  const data = (key: string) => objects.find((o) => o.kind === 'ConfigMap' && o.data?.[key] !== undefined)?.data[key];
+  return { objects, config: parseConfig(parse(data('config.yaml'))), envoy: parse(data('envoy.yaml')) };
 }
+const RENDERED = new Map(Object.entries(VARIANTS).map(([name, args]) => [name, render(name, args)]));
+const variant = (name: string): Rendered => RENDERED.get(name)!;
+const ofKind = (name: string, kind: string): Json[] => variant(name).objects.filter((o) => o.kind === kind);
+const podOf = (name: string): Json => ofKind(name, 'Deployment')[0].spec.template;
+const containerOf = (name: string, container: string): Json => podOf(name).spec.containers.find((c: Json) => c.name === container);
+const failure = (args: string[]): string => {
+  const result = helm(['template', 'codex-affinity', CHART, ...args]);
+  expect(result.status).not.toBe(0);
+  return result.stderr;
+};
 
-/** The value at a path of values.yaml, or a marker when a key is missing. */
-const MISSING = Symbol('missing');
-function valueAt(keys: string[]): unknown {
-  let v: Json = VALUES;
-  for (const k of keys) {
-    if (v === null || typeof v !== 'object' || Array.isArray(v) || !(k in v)) return MISSING;
-    v = v[k];
+describe(`charts/codex-affinity with ${helmVersion()}`, () => {
+  it('the documented variants are the examples folder', () => {
+    expect(Object.keys(VARIANTS)).toEqual(['default', 'credentials', 'pools', 'redis']);
+  });
+
+  it('Chart.yaml: a v2 application chart of this package\'s version', () => {
+    const chart = parse(fs.readFileSync(path.join(REPO, CHART, 'Chart.yaml'), 'utf8'));
+    expect(chart).toMatchObject({ apiVersion: 'v2', name: 'codex-affinity', type: 'application' });
+    expect(chart.appVersion).toBe(JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).version);
+  });
+
+  for (const [name, args] of Object.entries(VARIANTS)) {
+    it(`${name}: helm lint --strict passes (values against values.schema.json included)`, () => {
+      const result = helm(['lint', '--strict', CHART, ...args]);
+      expect(result.status, result.stdout + result.stderr).toBe(0);
+      expect(result.stdout).toContain('1 chart(s) linted, 0 chart(s) failed');
+    });
   }
-  return v;
-}
 
-describe('charts/codex-affinity: files', () => {
-  it('Chart.yaml is a v2 application chart of this package\'s version; the expected templates exist', () => {
-    expect(CHART_YAML).toMatchObject({ apiVersion: 'v2', name: 'codex-affinity', type: 'application' });
-    expect(CHART_YAML.version).toMatch(/^\d+\.\d+\.\d+$/);
-    expect(CHART_YAML.appVersion).toBe(JSON.parse(readRepo('package.json')).version);
-    expect(TEMPLATE_FILES).toEqual(['NOTES.txt', '_envoy.tpl', '_helpers.tpl', 'configmap-envoy.yaml', 'configmap-processor.yaml',
-      'deployment.yaml', 'pdb.yaml', 'service.yaml', 'serviceaccount.yaml']);
+  it('every rendered object of every variant is valid against the Kubernetes OpenAPI schemas, no unknown field', async () => {
+    const objects = [...RENDERED.entries()].flatMap(([name, { objects }]) => objects.map((object) => ({ source: name, object })));
+    expect(objects.length).toBeGreaterThan(30);
+    expect(await schemaErrors(objects)).toEqual([]);
+    expect(typeErrors(objects)).toEqual([]);
   });
 
-  it('the README says the chart is not rendered by helm in CI and how to render it', () => {
-    const readme = readChart('README.md');
-    expect(readme).toContain('Not rendered with helm in CI');
-    expect(readme).toContain('helm template codex-affinity charts/codex-affinity');
-  });
-});
+  for (const name of Object.keys(VARIANTS)) {
+    it(`${name}: the Envoy config is what \`codex-affinity envoy-config\` makes of the processor config, and a valid Bootstrap`, () => {
+      const { config, envoy } = variant(name);
+      expect(envoy).toEqual(envoyBootstrap(config));
+      expect(validateBootstrap(envoy)).toEqual({ errors: [], jsonNames: [] });
+    });
+  }
 
-describe('charts/codex-affinity: template syntax', () => {
-  it('actions are well formed and every if/range/with/define has its end', () => {
-    const errors = [...ACTIONS.entries()].flatMap(([file, { actions, errors }]) => [...errors, ...blockErrors(file, actions)]);
-    expect(errors).toEqual([]);
-    expect(allActions().length).toBeGreaterThan(100);
-  });
-
-  it('the checker catches an unbalanced block, a stray delimiter and a missing trim space', () => {
-    const bad = '{{- if .Values.a }}\n{{ range .Values.b }}x{{ end }}\n}} {{-else}}\n';
-    const { actions, errors } = actionsOf('bad.yaml', bad);
-    expect(errors).toEqual(['bad.yaml:3: "}}" without "{{"', 'bad.yaml:3: trim marker needs a space: {{-else}}']);
-    expect(blockErrors('bad.yaml', actions)).toEqual(['bad.yaml:1: "if .Values.a" never ended']);
-    expect(blockErrors('x', actionsOf('x', '{{ end }}{{ else }}').actions)).toEqual(['x:1: end without a block', 'x:1: else outside if/with/range']);
-  });
-
-  it('every .Values path a template reads exists in values.yaml', () => {
-    const missing = [...ACTIONS.entries()].flatMap(([file, { actions }]) =>
-      valuesPaths(actions).filter((p) => valueAt(p.path) === MISSING).map((p) => `${file}:${p.line}: .Values.${p.path.join('.')}`));
-    expect(missing).toEqual([]);
-    const read = new Set([...ACTIONS.values()].flatMap(({ actions }) => valuesPaths(actions).map((p) => p.path.join('.'))));
-    for (const used of ['accounts', 'routing', 'store', 'shutdown', 'config', 'routing.clusterHeader', 'routing.inferencePaths', 'routing.retryGuard',
-      'envoy.messageTimeout', 'envoy.maxMessageTimeout', 'replicas', 'image.envoy.tag', 'image.processor.tag']) expect(read, used).toContain(used);
-  });
-
-  it('numbers are printed through int (helm reads numbers as floats: 8388608 would print as 8.388608e+06)', () => {
-    const bare = [...ACTIONS.entries()].flatMap(([file, { actions }]) => actions
-      .filter((a) => /^\$?\.Values(\.\w+)+$/.test(a.text) && typeof valueAt(a.text.replace(/^\$?\.Values\./, '').split('.')) === 'number')
-      .map((a) => `${file}:${a.line}: {{ ${a.text} }}`));
-    expect(bare).toEqual([]);
-  });
-
-  it('every included template is defined, once', () => {
-    const defined = [...ACTIONS.values()].flatMap(({ actions }) => definedTemplates(actions));
-    expect(new Set(defined).size).toBe(defined.length);
-    const included = new Set([...ACTIONS.values()].flatMap(({ actions }) => includedTemplates(actions)));
-    for (const name of included) expect(defined, name).toContain(name);
-    for (const name of defined) expect(included, `${name} is used`).toContain(name);
-  });
-
-  it('checksum annotations hash the two ConfigMap templates', () => {
-    const deployment = TEMPLATES.get('deployment.yaml')!;
-    for (const file of ['configmap-envoy.yaml', 'configmap-processor.yaml']) {
-      expect(deployment).toContain(`{{ include (print $.Template.BasePath "/${file}") . | sha256sum }}`);
-      expect(TEMPLATE_FILES).toContain(file);
-    }
+  it('the equivalence would catch a template that drifts from the generator', () => {
+    const { config, envoy } = variant('pools');
+    const drifted = structuredClone(envoy);
+    drifted.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters[0].typed_config.mutations.request_mutations.pop();
+    expect(drifted).not.toEqual(envoyBootstrap(config));
   });
 });
 
-describe('charts/codex-affinity: the processor config', () => {
-  const body = defineBody('_helpers.tpl', 'codex-affinity.processorConfig');
-  // Built from the values the way the template does: every key passes through unchanged,
-  // accounts lose only `upstream`, grpc/http are fixed (loopback gRPC, admin on all addresses).
-  const omitUpstream = ({ upstream: _upstream, ...account }: Json) => account;
-  const built = {
-    ...VALUES.config,
-    grpc: { host: '127.0.0.1', port: VALUES.processor.grpcPort },
-    http: { host: '0.0.0.0', port: VALUES.processor.httpPort },
-    routing: VALUES.routing,
-    store: VALUES.store,
-    shutdown: VALUES.shutdown,
-    accounts: VALUES.accounts.map(omitUpstream),
-  };
-
-  it('the template passes values through: exactly these keys, accounts without upstream', () => {
-    expect([...body.matchAll(/set \$config "(\w+)"/g)].map((m) => m[1])).toEqual(['grpc', 'http', 'routing', 'store', 'shutdown', 'accounts']);
-    for (const line of [
-      '{{- $extra := .Values.config | default dict -}}',
-      '{{- $accounts = append $accounts (omit . "upstream") -}}',
-      '{{- $config := deepCopy $extra -}}',
-      '{{- $_ := set $config "grpc" (dict "host" "127.0.0.1" "port" (int .Values.processor.grpcPort)) -}}',
-      '{{- $_ := set $config "http" (dict "host" "0.0.0.0" "port" (int .Values.processor.httpPort)) -}}',
-      '{{- $_ := set $config "routing" .Values.routing -}}',
-      '{{- $_ := set $config "store" .Values.store -}}',
-      '{{- $_ := set $config "shutdown" .Values.shutdown -}}',
-      '{{- $_ := set $config "accounts" $accounts -}}',
-      '{{- toYaml $config -}}',
-    ]) expect(body).toContain(line);
-    expect(TEMPLATES.get('configmap-processor.yaml')).toContain('config.yaml: |\n    {{- include "codex-affinity.processorConfig" . | nindent 4 }}');
+describe('charts/codex-affinity: what each variant renders', () => {
+  it('default: one replica, memory store, no Secret, no autoscaler, loopback gRPC, drain after Envoy', () => {
+    const { config, objects } = variant('default');
+    expect(objects.map((o) => o.kind).sort()).toEqual(['ConfigMap', 'ConfigMap', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'Service', 'ServiceAccount']);
+    expect(ofKind('default', 'Deployment')[0].spec.replicas).toBe(1);
+    expect(config.store.kind).toBe('memory');
+    expect(config.grpc).toEqual({ host: '127.0.0.1', port: 50051 });
+    expect(config.shutdown.envoyAdmin).toBe('127.0.0.1:9901');
+    expect(podOf('default').spec.volumes.map((v: Json) => v.name)).not.toContain('secrets');
+    expect(config.accounts.every((account) => account.credential === undefined)).toBe(true); // clients' own keys pass through
   });
 
-  it('the default values make a config the processor accepts, equal to deploy/kubernetes/config.yaml', () => {
-    const config = parseConfigText(stringify(built));
-    expect(config).toEqual(parseConfig(built));
-    expect(config.accounts.map((a) => a.cluster)).toEqual(['openai-acct-a', 'openai-acct-b', 'codex-acct-c']);
-    expect(config).toEqual(parseConfig(parse(readRepo('deploy/kubernetes/config.yaml'))));
+  it('redis: replicas from the autoscaler, the HMAC secret and keys from the existing Secret', () => {
+    const { config } = variant('redis');
+    expect(config.store).toMatchObject({ kind: 'redis', hmacSecret: { file: '/var/run/secrets/codex-affinity/hmac' } });
+    const deployment = ofKind('redis', 'Deployment')[0];
+    expect(deployment.spec.replicas).toBeUndefined(); // the autoscaler owns it
+    const [autoscaler] = ofKind('redis', 'HorizontalPodAutoscaler');
+    expect(autoscaler.spec).toMatchObject({ minReplicas: 3, maxReplicas: 10, scaleTargetRef: { kind: 'Deployment', name: deployment.metadata.name } });
+    expect(ofKind('redis', 'Secret')).toEqual([]);
+    expect(podOf('redis').spec.volumes.find((v: Json) => v.name === 'secrets').secret.secretName).toBe('codex-affinity-secrets');
+    expect(containerOf('redis', 'codex-affinity').volumeMounts).toContainEqual({ name: 'secrets', mountPath: '/var/run/secrets/codex-affinity', readOnly: true });
   });
 
-  it('a bad account key in values.yaml would be refused by the processor', () => {
-    const bad = { ...built, accounts: [{ ...built.accounts[0], wieght: 2 }] };
-    expect(() => parseConfig(bad)).toThrow('accounts[0].wieght: unknown key');
+  it('credentials: the chart\'s own Secret, every credential file of the config is a key of it', () => {
+    const { config } = variant('credentials');
+    const [secret] = ofKind('credentials', 'Secret');
+    const files = config.accounts.flatMap((a) => (a.credential === undefined ? [] : 'apiKey' in a.credential ? [a.credential.apiKey] : [a.credential.chatgpt.accessToken, a.credential.chatgpt.accountId]));
+    for (const source of files) {
+      expect('file' in source && source.file.startsWith('/var/run/secrets/codex-affinity/')).toBe(true);
+      expect(Object.keys(secret.stringData)).toContain(path.basename((source as { file: string }).file));
+    }
+    expect(podOf('credentials').spec.volumes.find((v: Json) => v.name === 'secrets').secret.secretName).toBe(secret.metadata.name);
+    // The private upstream: plain HTTP to its own host.
+    const local = variant('credentials').envoy.static_resources.clusters.find((c: Json) => c.name === 'local-llm');
+    expect(local.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: 'llm.inference.svc', port_value: 8080 });
+    expect(local.transport_socket).toBeUndefined();
+  });
+
+  it('pools: clients cannot send the pool or principal header; the retry guard gets its x-envoy mutations', () => {
+    const { config, envoy } = variant('pools');
+    expect(config.pools?.map((p) => p.name)).toEqual(['default', 'team-b']);
+    const hcm = envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+    const removed = hcm.http_filters[0].typed_config.mutations.request_mutations.map((m: Json) => m.remove);
+    expect(removed.slice(0, 3)).toEqual(['x-codex-affinity-cluster', 'x-tenant-pool', 'x-tenant-principal']);
+    expect(hcm.http_filters[1].typed_config.mutation_rules).toEqual({ allow_envoy: true });
+  });
+
+  for (const name of Object.keys(VARIANTS)) {
+    it(`${name}: shutdown timing: Envoy drains and waits for the longest turn, the processor outlasts it, the pod\'s grace period covers both`, () => {
+      const { config } = variant(name);
+      const envoy = containerOf(name, 'envoy');
+      expect(containerOf(name, 'codex-affinity').lifecycle).toBeUndefined();
+      const { adminPort, settleSeconds, longestTurnSeconds } = scriptParameters(envoy.lifecycle.preStop.exec.command[2]);
+      expect(adminPort).toBe(config.envoy.adminPort);
+      expect(`127.0.0.1:${adminPort}`).toBe(config.shutdown.envoyAdmin);
+      expect(String(settleSeconds)).toBe(envoy.args[envoy.args.indexOf('--drain-time-s') + 1]);
+      expect(config.shutdown.grace / 1000).toBeGreaterThan(settleSeconds + longestTurnSeconds);
+      expect(podOf(name).spec.terminationGracePeriodSeconds).toBeGreaterThan(config.shutdown.grace / 1000);
+      expect(longestTurnSeconds).toBeGreaterThanOrEqual(config.envoy.streamIdleTimeout / 1000);
+    });
+  }
+
+  it('the chart\'s drain script runs: drains, waits for the last request, stops', async () => {
+    const run = await runPreStop(containerOf('default', 'envoy').lifecycle.preStop.exec.command[2], (read) => [1, 0][read] ?? 0);
+    expect(run.stderr).toBe('');
+    expect(run.requests).toEqual(['POST /drain_listeners?graceful', 'GET /stats?filter=downstream_rq_active', 'GET /stats?filter=downstream_rq_active']);
+  });
+
+  it('probes and ports: Envoy /ready and the processor\'s gRPC health on Envoy\'s readiness listener; the gRPC port is no container port', () => {
+    const { config } = variant('default');
+    const envoy = containerOf('default', 'envoy');
+    expect(envoy.readinessProbe.httpGet).toEqual({ path: '/ready', port: 'ready' });
+    expect(envoy.ports.find((p: Json) => p.name === 'ready').containerPort).toBe(config.envoy.readinessPort);
+    const processor = containerOf('default', 'codex-affinity');
+    expect(processor.readinessProbe.grpc).toEqual({ port: config.envoy.readinessPort, service: 'envoy.service.ext_proc.v3.ExternalProcessor' });
+    expect(processor.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'admin' });
+    expect(podOf('default').spec.containers.flatMap((c: Json) => c.ports.map((p: Json) => p.containerPort))).not.toContain(config.grpc.port);
+    const metrics = ofKind('default', 'Service').find((s) => s.metadata.name.endsWith('-metrics'));
+    expect(metrics.spec).toMatchObject({ clusterIP: 'None', ports: [{ name: 'metrics', port: config.http.port, targetPort: 'admin' }] });
   });
 });
 
-describe('charts/codex-affinity: the Envoy config', () => {
-  const ENVOY: Json = parse(readRepo('deploy/envoy.yaml'));
-  const body = defineBody('_envoy.tpl', 'codex-affinity.envoyConfig');
-
-  it('the key-path reader reads the plain files like the YAML parser does', () => {
-    for (const file of ['deploy/envoy.yaml', 'deploy/kubernetes/deployment.yaml']) {
-      expect([...keyPathsOfTemplate(readRepo(file))].sort(), file).toEqual([...keyPathsOfDocument(parse(readRepo(file)))].sort());
-    }
+describe('charts/codex-affinity: monitoring objects are validated like the rest', () => {
+  // The ServiceMonitor, PrometheusRule and dashboard templates belong to the operations work;
+  // whatever the chart renders goes through the same validation above. This shows that the
+  // Prometheus Operator kinds are checked against their CRD schemas
+  // (@kubernetes-models/prometheus-operator), using the chart's metrics Service.
+  const metricsService = (): Json => ofKind('default', 'Service').find((s) => s.metadata.name.endsWith('-metrics'));
+  const serviceMonitor = (): Json => ({
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'ServiceMonitor',
+    metadata: { name: 'codex-affinity', namespace: 'ai' },
+    spec: {
+      selector: { matchLabels: { 'app.kubernetes.io/component': metricsService().metadata.labels['app.kubernetes.io/component'], 'app.kubernetes.io/instance': 'codex-affinity' } },
+      endpoints: [{ port: metricsService().spec.ports[0].name, path: '/metrics', interval: '30s' }],
+    },
   });
 
-  it('has exactly the key paths of deploy/envoy.yaml (validated against the official protos)', () => {
-    expect([...keyPathsOfTemplate(body)].sort()).toEqual([...keyPathsOfDocument(ENVOY)].sort());
-  });
-
-  it('renders one cluster per account from its upstream; the defaults are the clusters of deploy/envoy.yaml', () => {
-    expect(fieldsReadInRange(allActions(), '.Values.accounts')).toEqual(new Set(['cluster', 'name', 'upstream', 'profile']));
-    for (const line of [
-      '- name: {{ .cluster | quote }}',
-      'cluster_name: {{ .cluster | quote }}',
-      'socket_address: { address: {{ $upstream.host }}, port_value: {{ int $upstream.port }} }',
-      'sni: {{ $upstream.host }}',
-      'matcher: { exact: {{ $upstream.host }} }',
-    ]) expect(body).toContain(line);
-    for (const account of VALUES.accounts) {
-      expect(Object.keys(account.upstream).sort(), account.name).toEqual(['host', 'port', 'tls']);
-      const cluster = ENVOY.static_resources.clusters.find((c: Json) => c.name === account.cluster);
-      expect(cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: account.upstream.host, port_value: account.upstream.port });
-      expect(cluster.transport_socket !== undefined).toBe(account.upstream.tls);
-    }
-  });
-
-  it('routes from the processor\'s routing values: header, inference paths, retry guard, metadata namespace', () => {
-    expect(body).toContain('{{- $header := .Values.routing.clusterHeader -}}');
-    expect(body.match(/cluster_header: \{\{ \$header \}\}/g)).toHaveLength(2);
-    expect(body).toContain('{{- $namespace := .Values.routing.metadataNamespace -}}');
-    expect(body).toContain('untyped: [{{ $namespace }}]');
-    expect(body).toMatch(/\{\{- if \.Values\.routing\.retryGuard \}\}\n(.*\n)?\s+mutation_rules:\n\s+allow_envoy: true\n\s+\{\{- end \}\}/);
-    expect(body).toContain('{{- range .Values.routing.inferencePaths -}}\n{{- $paths = append $paths (regexQuoteMeta .) -}}');
-    expect(body).toContain('regex: {{ printf "^(%s)$" (join "|" $paths) | quote }}');
-    // The default inference paths need no regex escaping, so the rendered regex is the plain
-    // alternation; it matches what deploy/envoy.yaml's inference route matches.
-    const paths: string[] = VALUES.routing.inferencePaths;
-    expect(paths.every((p) => !/[\\.+*?()|[\]{}^$]/.test(p))).toBe(true);
-    const rendered = new RegExp(`^(${paths.join('|')})$`);
-    const plain = new RegExp(`^(?:${ENVOY.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes
-      .find((r: Json) => r.name === 'inference').match.safe_regex.regex})$`);
-    for (const p of [...paths, ...paths.map((p) => `${p}X`), ...paths.map((p) => `${p}/`), '/v1/models', '/v1/responses/resp_1']) {
-      expect(rendered.test(p), p).toBe(plain.test(p));
-    }
-  });
-
-  it('ext_proc timeouts and other Envoy values are well-formed, and the fixed default clusters exist', () => {
-    for (const key of ['messageTimeout', 'maxMessageTimeout', 'streamIdleTimeout']) expect(VALUES.envoy[key], key).toMatch(/^\d+(\.\d{1,9})?s$/);
-    expect(parseFloat(VALUES.envoy.maxMessageTimeout)).toBeGreaterThanOrEqual(parseFloat(VALUES.envoy.messageTimeout));
-    const extProc = ENVOY.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters[0].typed_config;
-    expect([VALUES.envoy.messageTimeout, VALUES.envoy.maxMessageTimeout]).toEqual([extProc.message_timeout, extProc.max_message_timeout]);
-    expect(VALUES.envoy.bufferLimitBytes).toBe(ENVOY.static_resources.listeners[0].per_connection_buffer_limit_bytes);
-    // "" picks the first account of the profile (templates/_helpers.tpl); the plain file's choice is the same.
-    expect([VALUES.envoy.defaultCluster, VALUES.envoy.chatgptDefaultCluster]).toEqual(['', '']);
-    const firstOf = (profile: string) => VALUES.accounts.find((a: Json) => (a.profile ?? 'openai') === profile).cluster;
-    const routes: Json[] = ENVOY.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes;
-    expect(routes.find((r) => r.name === 'default').route.cluster).toBe(firstOf('openai'));
-    expect(routes.find((r) => r.name === 'default_chatgpt_codex').route.cluster).toBe(firstOf('chatgpt-codex'));
-    expect(TEMPLATES.get('configmap-envoy.yaml')).toContain('envoy.yaml: |\n    {{- include "codex-affinity.envoyConfig" . | nindent 4 }}');
+  it('a ServiceMonitor on the metrics Service passes; a misspelt or mistyped one does not', async () => {
+    expect(await schemaErrors([{ source: 'monitor', object: serviceMonitor() }])).toEqual([]);
+    expect(typeErrors([{ source: 'monitor', object: serviceMonitor() }])).toEqual([]);
+    const misspelt = serviceMonitor();
+    misspelt.spec.endpoints[0].intervall = '30s';
+    expect(typeErrors([{ source: 'misspelt', object: misspelt }])).toEqual([expect.stringMatching(/'"intervall"' does not exist/)]);
+    const mistyped = serviceMonitor();
+    mistyped.spec.endpoints[0].interval = 30;
+    expect(await schemaErrors([{ source: 'mistyped', object: mistyped }])).toEqual([expect.stringMatching(/interval must be string/)]);
   });
 });
 
-describe('charts/codex-affinity: the Kubernetes objects', () => {
-  const plain = (file: string): Json => parseAllDocuments(readRepo(`deploy/kubernetes/${file}`))[0]!.toJS();
-  // Keys the chart adds to the plain manifests (the usual chart knobs).
-  const CHART_ONLY = new Set([
-    'metadata.annotations', 'spec.template.metadata.annotations.checksum/envoy-config', 'spec.template.metadata.annotations.checksum/processor-config',
-    'spec.template.spec.imagePullSecrets', 'spec.template.spec.containers.imagePullPolicy', 'spec.template.spec.nodeSelector',
-    'spec.template.spec.tolerations', 'spec.template.spec.affinity',
-  ]);
-
-  it('each template uses only key paths of its plain manifest in deploy/kubernetes/', () => {
-    for (const [template, file] of [['deployment.yaml', 'deployment.yaml'], ['service.yaml', 'service.yaml'], ['pdb.yaml', 'pdb.yaml'], ['serviceaccount.yaml', 'serviceaccount.yaml']]) {
-      const known = keyPathsOfDocument(plain(file!));
-      const unknown = [...keyPathsOfTemplate(TEMPLATES.get(template!)!)].filter((p) => !known.has(p) && !CHART_ONLY.has(p));
-      expect(unknown, template).toEqual([]);
-      expect(TEMPLATES.get(template!), template).toContain(`kind: ${plain(file!).kind}`);
-    }
+describe('charts/codex-affinity refuses what would break', () => {
+  it('values outside the schema, naming the key', () => {
+    expect(failure(['--set', 'envoy.bogus=1'])).toMatch(/at '\/envoy': additional properties 'bogus' not allowed/);
+    expect(failure(['--set', 'envoy.messageTimeout=500ms'])).toMatch(/at '\/envoy\/messageTimeout'/);
+    expect(failure(['--set', 'store.kind=redis'])).toMatch(/at '\/store': missing property 'hmacSecret'/);
+    expect(failure(['--set', 'accounts[0].wieght=2,accounts[0].name=a,accounts[0].cluster=c'])).toMatch(/additional properties 'wieght' not allowed/);
   });
 
-  it('the defaults are the plain manifests\' settings: probes, ports, images, security, resources, shutdown timing', () => {
-    const pod = plain('deployment.yaml').spec.template.spec;
-    const [envoy, processor] = pod.containers;
-    const deployment = TEMPLATES.get('deployment.yaml')!;
-    for (const line of ['httpGet: { path: /readyz, port: admin }', 'httpGet: { path: /healthz, port: admin }', 'containerPort: {{ int .Values.processor.httpPort }}',
-      'args: [serve, --config, /etc/codex-affinity/config.yaml]', 'prometheus.io/port: {{ int .Values.processor.httpPort | quote }}',
-      'sleep: { seconds: {{ int .Values.processor.preStopSleepSeconds }} }', 'POST /drain_listeners?graceful HTTP/1.1']) expect(deployment).toContain(line);
-    expect(VALUES.processor.httpPort).toBe(processor.ports[0].containerPort);
-    expect(VALUES.envoy.port).toBe(envoy.ports[0].containerPort);
-    expect(`${VALUES.image.envoy.repository}:${VALUES.image.envoy.tag}`).toBe(envoy.image);
-    expect(`${VALUES.image.processor.repository}:${VALUES.image.processor.tag}`).toBe(processor.image);
-    expect(VALUES.podSecurityContext).toEqual(pod.securityContext);
-    for (const c of pod.containers) expect(VALUES.containerSecurityContext).toEqual(c.securityContext);
-    expect([VALUES.envoy.resources, VALUES.processor.resources]).toEqual([envoy.resources, processor.resources]);
-    expect(VALUES.terminationGracePeriodSeconds).toBe(pod.terminationGracePeriodSeconds);
-    expect(VALUES.processor.preStopSleepSeconds).toBe(processor.lifecycle.preStop.sleep.seconds);
-    expect(String(VALUES.envoy.drainSeconds)).toBe(envoy.args[envoy.args.indexOf('--drain-time-s') + 1]);
-    expect(VALUES.replicas).toBe(1);
-    expect(VALUES.store.kind).toBe('memory');
-    const grace = parseConfig({ shutdown: VALUES.shutdown, accounts: [{ name: 'a', cluster: 'c' }] }).shutdown.grace;
-    expect(VALUES.terminationGracePeriodSeconds * 1000).toBeGreaterThan(VALUES.processor.preStopSleepSeconds * 1000 + grace);
-    expect(VALUES.processor.preStopSleepSeconds).toBeGreaterThan(VALUES.envoy.drainSeconds);
+  it('several replicas or autoscaling with the memory store; keys the chart sets given in `config`', () => {
+    expect(failure(['--set', 'replicas=2'])).toContain('needs store.kind redis');
+    expect(failure(['--set', 'autoscaling.enabled=true'])).toContain('needs store.kind redis');
+    expect(failure(['--set', 'config.shutdown.grace=5s'])).toContain('config.shutdown: set by the chart');
   });
 
-  it('refuses what would break affinity or the shutdown order', () => {
-    const deployment = TEMPLATES.get('deployment.yaml')!;
-    expect(deployment).toContain('{{- if and (gt (int .Values.replicas) 1) (eq .Values.store.kind "memory") }}\n{{- fail ');
-    expect(deployment).toContain('{{- if le (int .Values.processor.preStopSleepSeconds) (int .Values.envoy.drainSeconds) }}\n{{- fail ');
+  it('a message timeout the Redis deadline cannot meet is refused by the processor at start', () => {
+    // 50 ms: four store calls and the processing fit in 0.5 s exactly.
+    expect(variant('redis').config.store).toMatchObject({ deadline: 50 });
+    expect(variant('redis').config.envoy.messageTimeout).toBe(500);
+    expect(() => render('slower-redis', ['-f', path.join(EXAMPLES, 'redis.yaml'), '--set', 'store.deadline=200ms'])).toThrow(ConfigError);
+    expect(() => render('slower-redis', ['-f', path.join(EXAMPLES, 'redis.yaml'), '--set', 'store.deadline=200ms'])).toThrow(/envoy\.messageTimeout: 500ms is shorter than 1100ms/);
   });
 });

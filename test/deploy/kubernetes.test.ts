@@ -1,21 +1,22 @@
-// Checks the plain manifests of deploy/kubernetes/ (a kustomization): every file parses with
-// the right kind, the two configs that configMapGenerator turns into ConfigMaps are real (the
-// processor config passes the processor's own parser; the Envoy config is deploy/envoy.yaml
-// byte for byte and passes the strict proto validator), and the pod is wired to them: ports,
-// probes, mounts, shutdown timing, security context. With kubectl on PATH, the kustomization
-// is also rendered for real (`kubectl kustomize`, offline).
-import { spawnSync } from 'node:child_process';
+// The kustomize base deploy/kubernetes/, rendered by a real kubectl (`kubectl kustomize`, the
+// binary of test/deploy/kube-tools.ts) and validated offline against the Kubernetes OpenAPI
+// schemas (./kubernetes-schema.ts). Its Envoy config is generated from its processor config
+// (byte for byte what `codex-affinity envoy-config` prints) and valid against Envoy's protos;
+// the pod is wired to both; Envoy's preStop drain script is run for real against an admin
+// stand-in.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
-import { configSchema } from '../../src/config/schema.js';
+import type { Config } from '../../src/config/schema.js';
+import { envoyBootstrapYaml } from '../../src/envoy/bootstrap.js';
 import { validateBootstrap } from './envoy-validator.js';
+import { kubectl, kubectlVersion, REPO } from './kube-tools.js';
+import { schemaErrors, typeErrors } from './kubernetes-schema.js';
+import { runPreStop, scriptParameters } from './prestop.js';
 
 type Json = any; // parsed YAML, walked freely in the assertions
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const DIR = path.join(REPO, 'deploy/kubernetes');
 const read = (file: string) => fs.readFileSync(path.join(DIR, file), 'utf8');
 const docsOf = (text: string): Json[] => parseAllDocuments(text).map((d) => {
@@ -23,169 +24,215 @@ const docsOf = (text: string): Json[] => parseAllDocuments(text).map((d) => {
   return d.toJS();
 }).filter((d) => d !== null);
 
-const KUSTOMIZATION: Json = parse(read('kustomization.yaml'));
-const RESOURCES: Json[] = (KUSTOMIZATION.resources as string[]).flatMap((file) => docsOf(read(file)));
+const CONFIG: Config = parseConfig(parse(read('config.yaml')));
+let RENDERED: Json[] = [];
 const ofKind = (kind: string): Json => {
-  const found = RESOURCES.filter((r) => r.kind === kind);
+  const found = RENDERED.filter((r) => r.kind === kind);
   expect(found, kind).toHaveLength(1);
   return found[0];
 };
-const DEPLOYMENT = ofKind('Deployment');
-const SERVICE = ofKind('Service');
-const PDB = ofKind('PodDisruptionBudget');
-const SERVICE_ACCOUNT = ofKind('ServiceAccount');
-const POD = DEPLOYMENT.spec.template;
-const container = (name: string): Json => POD.spec.containers.find((c: Json) => c.name === name);
-const ENVOY_CONTAINER = container('envoy');
-const PROCESSOR_CONTAINER = container('codex-affinity');
-
-const generated = (name: string): { name: string; file: string } => {
-  const entry = KUSTOMIZATION.configMapGenerator.find((g: Json) => g.name === name);
-  expect(entry?.files, name).toHaveLength(1);
-  return { name, file: entry.files[0] };
-};
-const ENVOY_CM = generated('codex-affinity-envoy');
-const CONFIG_CM = generated('codex-affinity-config');
-const CONFIG = parseConfig(parse(read(CONFIG_CM.file)));
-const ENVOY_TEXT = read(ENVOY_CM.file);
-const ENVOY: Json = parse(ENVOY_TEXT);
-
-/** The file a container sees at `file`, as [ConfigMap name, key], through its volume mounts. */
-function mountedConfigMap(c: Json, file: string): [string, string] | undefined {
-  const mount = c.volumeMounts.find((m: Json) => path.dirname(file) === m.mountPath);
-  const volume = mount && POD.spec.volumes.find((v: Json) => v.name === mount.name);
-  return volume?.configMap ? [volume.configMap.name, path.basename(file)] : undefined;
-}
-/** A container port by name or number, as a number. */
+const pod = (): Json => ofKind('Deployment').spec.template;
+const container = (name: string): Json => pod().spec.containers.find((c: Json) => c.name === name);
 const portOf = (c: Json, port: string | number): number | undefined =>
   typeof port === 'number' ? port : c.ports?.find((p: Json) => p.name === port)?.containerPort;
 const argAfter = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
 const includes = (labels: Record<string, string>, subset: Record<string, string>) =>
   Object.keys(subset).length > 0 && Object.entries(subset).every(([k, v]) => labels[k] === v);
-const hcm: Json = ENVOY.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+/** The file a container sees at `file`, as [ConfigMap name, key], through its volume mounts. */
+function mountedConfigMap(c: Json, file: string): [string, string] | undefined {
+  const mount = c.volumeMounts.find((m: Json) => path.dirname(file) === m.mountPath);
+  const volume = mount && pod().spec.volumes.find((v: Json) => v.name === mount.name);
+  return volume?.configMap ? [volume.configMap.name, path.basename(file)] : undefined;
+}
+const configMap = (prefix: string): Json => RENDERED.find((d) => d.kind === 'ConfigMap' && d.metadata.name.startsWith(`${prefix}-`));
 
-describe('deploy/kubernetes: files', () => {
-  it('every file is listed by the kustomization, parses and has the expected kind', () => {
-    const files = fs.readdirSync(DIR).sort();
-    expect(files).toEqual(['config.yaml', 'deployment.yaml', 'envoy.yaml', 'kustomization.yaml', 'pdb.yaml', 'service.yaml', 'serviceaccount.yaml']);
-    const listed = [...KUSTOMIZATION.resources, ...KUSTOMIZATION.configMapGenerator.flatMap((g: Json) => g.files), 'kustomization.yaml'];
-    expect(listed.sort()).toEqual(files);
-    expect(RESOURCES.map((r) => `${r.apiVersion} ${r.kind}`).sort()).toEqual(['apps/v1 Deployment', 'policy/v1 PodDisruptionBudget', 'v1 Service', 'v1 ServiceAccount']);
-    for (const r of RESOURCES) expect(r.metadata.name, r.kind).toBe('codex-affinity');
+beforeAll(() => {
+  const result = kubectl(['kustomize', DIR]);
+  expect(result.status, result.stderr).toBe(0);
+  RENDERED = docsOf(result.stdout);
+});
+
+describe(`deploy/kubernetes rendered by kubectl kustomize (${kubectlVersion()})`, () => {
+  it('renders every file of the folder, each object of the expected kind', () => {
+    const kustomization = parse(read('kustomization.yaml'));
+    const listed = [...kustomization.resources, ...kustomization.configMapGenerator.flatMap((g: Json) => g.files), 'kustomization.yaml'];
+    expect(listed.sort()).toEqual(fs.readdirSync(DIR).sort());
+    expect(RENDERED.map((r) => `${r.apiVersion} ${r.kind}`).sort()).toEqual([
+      'apps/v1 Deployment', 'networking.k8s.io/v1 NetworkPolicy', 'policy/v1 PodDisruptionBudget', 'v1 ConfigMap', 'v1 ConfigMap', 'v1 Service', 'v1 ServiceAccount']);
   });
 
-  it('the processor config (ConfigMap codex-affinity-config) parses with the processor\'s own parser', () => {
-    expect(CONFIG.grpc).toEqual({ host: '127.0.0.1', port: 50051 }); // Envoy is in the same pod
-    expect(CONFIG.http).toEqual({ host: '0.0.0.0', port: 9464 }); // probes and Prometheus from outside the pod
-    const defaults = configSchema.parse({ accounts: [{ name: 'a', cluster: 'c' }] });
-    expect([CONFIG.grpc.port, CONFIG.http.port]).toEqual([defaults.grpc.port, defaults.http.port]);
-    expect(CONFIG.routing.inferencePaths).toEqual(defaults.routing.inferencePaths); // what envoy.yaml's inference route mirrors
+  it('every object is valid against the Kubernetes OpenAPI schemas: types, formats, no unknown field', async () => {
+    const objects = RENDERED.map((object) => ({ source: 'deploy/kubernetes', object }));
+    expect(await schemaErrors(objects)).toEqual([]);
+    expect(typeErrors(objects)).toEqual([]);
+  });
+
+  it('the validation refuses a misspelt field, a misplaced one and a wrong type', async () => {
+    const deployment = structuredClone(ofKind('Deployment'));
+    deployment.spec.template.spec.containers[0].imagePullPolicyy = 'Always';
+    const service = structuredClone(ofKind('Service'));
+    service.spec.ports[0].containerPort = 10000; // belongs to a container, not a Service port
+    const policy = structuredClone(ofKind('NetworkPolicy'));
+    policy.spec.ingress[0].ports[0].protocol = 7;
+    const objects = [deployment, service, policy].map((object) => ({ source: 'broken', object }));
+    const errors = typeErrors(objects);
+    expect(errors).toHaveLength(3);
+    expect(errors[0]).toMatch(/^broken Deployment\/codex-affinity: .*'"imagePullPolicyy"' does not exist/);
+    expect(errors[1]).toMatch(/^broken Service\/codex-affinity: .*'"containerPort"' does not exist/);
+    expect(errors[2]).toMatch(/^broken NetworkPolicy\/codex-affinity: .*not assignable/);
+    expect(await schemaErrors(objects)).toEqual([expect.stringMatching(/^broken NetworkPolicy\/codex-affinity: .*protocol must be string/)]);
+  });
+});
+
+describe('deploy/kubernetes: the two configs', () => {
+  it('the processor config is what the pod needs: loopback gRPC, admin on the pod, drain after Envoy', () => {
+    expect(CONFIG.grpc).toEqual({ host: '127.0.0.1', port: 50051 });
+    expect(CONFIG.http).toEqual({ host: '0.0.0.0', port: 9464 });
+    expect(CONFIG.shutdown.envoyAdmin).toBe(`127.0.0.1:${CONFIG.envoy.adminPort}`);
     expect(CONFIG.store.kind).toBe('memory');
   });
 
-  it('the Envoy config (ConfigMap codex-affinity-envoy) is deploy/envoy.yaml and a valid Bootstrap', () => {
-    expect(ENVOY_TEXT, 'deploy/kubernetes/envoy.yaml differs: cp deploy/envoy.yaml deploy/kubernetes/').toBe(fs.readFileSync(path.join(REPO, 'deploy/envoy.yaml'), 'utf8'));
-    expect(validateBootstrap(ENVOY)).toEqual({ errors: [], jsonNames: [] });
+  it('envoy.yaml is exactly what `codex-affinity envoy-config` prints for config.yaml, and a valid Bootstrap', () => {
+    expect(read('envoy.yaml'), 'regenerate: codex-affinity envoy-config --config deploy/kubernetes/config.yaml > deploy/kubernetes/envoy.yaml')
+      .toBe(envoyBootstrapYaml(CONFIG, 'deploy/kubernetes/config.yaml'));
+    expect(validateBootstrap(parse(read('envoy.yaml')))).toEqual({ errors: [], jsonNames: [] });
   });
 
-  it('the Envoy config and the processor config agree: gRPC address, cluster header, one cluster per account', () => {
-    const extProc = hcm.http_filters.find((f: Json) => f.name === 'envoy.filters.http.ext_proc').typed_config;
-    const grpcCluster = ENVOY.static_resources.clusters.find((c: Json) => c.name === extProc.grpc_service.envoy_grpc.cluster_name);
-    expect(grpcCluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: CONFIG.grpc.host, port_value: CONFIG.grpc.port });
-    const routes: Json[] = hcm.route_config.virtual_hosts[0].routes;
-    for (const r of routes.filter((r) => r.route.cluster_header !== undefined)) expect(r.route.cluster_header).toBe(CONFIG.routing.clusterHeader);
-    const clusterNames = ENVOY.static_resources.clusters.map((c: Json) => c.name);
-    for (const a of CONFIG.accounts) expect(clusterNames, a.cluster).toContain(a.cluster);
-    for (const r of routes.filter((r) => r.route.cluster !== undefined)) expect(CONFIG.accounts.map((a) => a.cluster)).toContain(r.route.cluster);
+  it('both become ConfigMaps with hashed names that the pod mounts where the containers read them', () => {
+    for (const [prefix, file, name, flag] of [['codex-affinity-envoy', 'envoy.yaml', 'envoy', '-c'], ['codex-affinity-config', 'config.yaml', 'codex-affinity', '--config']] as const) {
+      const map = configMap(prefix);
+      expect(map.metadata.name).toMatch(new RegExp(`^${prefix}-[a-z0-9]{10}$`));
+      expect(map.data).toEqual({ [file]: read(file) });
+      expect(mountedConfigMap(container(name), argAfter(container(name).args, flag)!)).toEqual([map.metadata.name, file]);
+    }
   });
 });
 
 describe('deploy/kubernetes: the pod', () => {
-  it('runs Envoy and the processor side by side, each with its config mounted', () => {
-    expect(POD.spec.containers.map((c: Json) => c.name)).toEqual(['envoy', 'codex-affinity']);
-    expect(ENVOY_CONTAINER.image).toMatch(/^envoyproxy\/envoy:v1\.\d+/);
-    expect(mountedConfigMap(ENVOY_CONTAINER, argAfter(ENVOY_CONTAINER.args, '-c')!)).toEqual([ENVOY_CM.name, ENVOY_CM.file]);
-    expect(PROCESSOR_CONTAINER.image).toBe('ghcr.io/ORG/codex-affinity:0.1.0');
-    expect(PROCESSOR_CONTAINER.args).toEqual(['serve', '--config', '/etc/codex-affinity/config.yaml']);
-    expect(mountedConfigMap(PROCESSOR_CONTAINER, PROCESSOR_CONTAINER.args[2])).toEqual([CONFIG_CM.name, CONFIG_CM.file]);
-    expect(POD.spec.serviceAccountName).toBe(SERVICE_ACCOUNT.metadata.name);
-    expect(POD.spec.automountServiceAccountToken).toBe(false);
+  it('probes: Envoy\'s /ready and the processor\'s gRPC health through Envoy\'s readiness listener, the processor\'s /healthz', () => {
+    const envoy = container('envoy');
+    const processor = container('codex-affinity');
+    expect(envoy.readinessProbe.httpGet.path).toBe('/ready');
+    expect(portOf(envoy, envoy.readinessProbe.httpGet.port)).toBe(CONFIG.envoy.readinessPort);
+    expect(portOf(envoy, envoy.livenessProbe.tcpSocket.port)).toBe(CONFIG.envoy.listenerPort);
+    expect(processor.readinessProbe.grpc).toEqual({ port: CONFIG.envoy.readinessPort, service: 'envoy.service.ext_proc.v3.ExternalProcessor' });
+    const readinessRoutes = parse(read('envoy.yaml')).static_resources.listeners.find((l: Json) => l.name === 'envoy_readiness')
+      .filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes;
+    expect(readinessRoutes.find((r: Json) => r.match.path === '/grpc.health.v1.Health/Check').route.cluster).toBe('codex-affinity');
+    expect(processor.livenessProbe.httpGet.path).toBe('/healthz');
+    expect(portOf(processor, processor.livenessProbe.httpGet.port)).toBe(CONFIG.http.port);
+    const containerPorts = pod().spec.containers.flatMap((c: Json) => (c.ports ?? []).map((p: Json) => p.containerPort));
+    expect(containerPorts).not.toContain(CONFIG.grpc.port); // loopback only
   });
 
-  it('probes the processor\'s /readyz and /healthz on its admin port; gRPC is not exposed', () => {
-    const readiness = PROCESSOR_CONTAINER.readinessProbe.httpGet;
-    const liveness = PROCESSOR_CONTAINER.livenessProbe.httpGet;
-    expect([readiness.path, liveness.path]).toEqual(['/readyz', '/healthz']);
-    expect(portOf(PROCESSOR_CONTAINER, readiness.port)).toBe(CONFIG.http.port);
-    expect(portOf(PROCESSOR_CONTAINER, liveness.port)).toBe(CONFIG.http.port);
-    // The paths the admin server answers (src/admin/http-server.ts).
-    const admin = fs.readFileSync(path.join(REPO, 'src/admin/http-server.ts'), 'utf8');
-    for (const p of ['/readyz', '/healthz', '/metrics']) expect(admin).toContain(`'${p}'`);
-    const containerPorts = POD.spec.containers.flatMap((c: Json) => (c.ports ?? []).map((p: Json) => p.containerPort));
-    expect(containerPorts).not.toContain(CONFIG.grpc.port);
-    expect(POD.metadata.annotations).toEqual({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(CONFIG.http.port), 'prometheus.io/path': '/metrics' });
-    expect(portOf(ENVOY_CONTAINER, ENVOY_CONTAINER.readinessProbe.tcpSocket.port)).toBe(ENVOY.static_resources.listeners[0].address.socket_address.port_value);
-  });
-
-  it('shuts down in order: Envoy drains first, the processor outlives it, all within the grace period', () => {
-    const adminPort = ENVOY.admin.address.socket_address.port_value;
-    const [shell, flag, script] = ENVOY_CONTAINER.lifecycle.preStop.exec.command as string[];
+  it('shutdown: Envoy drains first and waits for its requests; the processor has no preStop and outlasts it; all inside the grace period', () => {
+    const envoy = container('envoy');
+    const processor = container('codex-affinity');
+    expect(processor.lifecycle?.preStop).toBeUndefined(); // SIGTERM at once: it keeps serving (src/shutdown/drain.ts)
+    const [shell, flag, script] = envoy.lifecycle.preStop.exec.command as string[];
     expect([shell, flag]).toEqual(['/bin/bash', '-c']);
-    expect(script).toContain(`/dev/tcp/127.0.0.1/${adminPort}`);
-    expect(script).toContain('POST /drain_listeners?graceful HTTP/1.1');
-    const envoySleep = Number(/^\s*sleep (\d+)\s*$/m.exec(script!)?.[1]);
-    expect(envoySleep).toBe(Number(argAfter(ENVOY_CONTAINER.args, '--drain-time-s'))); // serve the whole drain
-    const processorSleep: number = PROCESSOR_CONTAINER.lifecycle.preStop.sleep.seconds;
-    expect(processorSleep).toBeGreaterThan(envoySleep);
-    const grace = POD.spec.terminationGracePeriodSeconds * 1000;
-    expect(grace).toBeGreaterThan(CONFIG.shutdown.grace);
-    expect(grace).toBeGreaterThan(processorSleep * 1000 + CONFIG.shutdown.grace);
+    const { adminPort, settleSeconds, longestTurnSeconds } = scriptParameters(script!);
+    expect(adminPort).toBe(CONFIG.envoy.adminPort);
+    expect(settleSeconds).toBe(Number(argAfter(envoy.args, '--drain-time-s')));
+    const processorGrace = CONFIG.shutdown.grace / 1000;
+    expect(processorGrace).toBeGreaterThan(settleSeconds + longestTurnSeconds);
+    expect(pod().spec.terminationGracePeriodSeconds).toBeGreaterThan(processorGrace);
+    expect(longestTurnSeconds).toBeGreaterThanOrEqual(CONFIG.envoy.streamIdleTimeout / 1000); // a turn idle for longer is cut by Envoy anyway
   });
 
-  it('runs as non-root with read-only root filesystems, no capabilities, and bounded resources', () => {
-    expect(POD.spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
-    for (const c of POD.spec.containers) {
+  it('the drain script drains, then waits until Envoy reports no request, and not longer', async () => {
+    const script = container('envoy').lifecycle.preStop.exec.command[2];
+    const waits = await runPreStop(script, (read) => [3, 1, 0][read] ?? 0);
+    expect(waits.stderr).toBe('');
+    expect(waits.exitCode).toBe(0);
+    expect(waits.requests).toEqual(['POST /drain_listeners?graceful', ...Array(3).fill('GET /stats?filter=downstream_rq_active')]);
+    expect(waits.milliseconds).toBeLessThan(2_500);
+  });
+
+  it('the drain script gives up at its deadline while requests stay open, and stops at once when Envoy is gone', async () => {
+    // bash's SECONDS counts whole seconds: a deadline of 2 s ends after 1 to 2 s.
+    const stuck = await runPreStop(container('envoy').lifecycle.preStop.exec.command[2], () => 2, 2);
+    expect(stuck.exitCode).toBe(0);
+    expect(stuck.milliseconds).toBeGreaterThanOrEqual(900);
+    expect(stuck.milliseconds).toBeLessThan(4_000);
+    expect(stuck.requests.length).toBeGreaterThan(3);
+    const gone = await runPreStop(container('envoy').lifecycle.preStop.exec.command[2], () => undefined);
+    expect(gone.requests).toEqual(['POST /drain_listeners?graceful', 'GET /stats?filter=downstream_rq_active']);
+    expect(gone.milliseconds).toBeLessThan(2_000);
+  });
+
+  it('non-root, read-only root filesystems, no capabilities, bounded resources, no API token', () => {
+    expect(pod().spec.securityContext).toMatchObject({ runAsNonRoot: true, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+    for (const c of pod().spec.containers) {
       expect(c.securityContext, c.name).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
       for (const kind of ['requests', 'limits']) expect(Object.keys(c.resources[kind]).sort(), `${c.name} ${kind}`).toEqual(['cpu', 'memory']);
     }
+    expect(pod().spec.automountServiceAccountToken).toBe(false);
+    expect(pod().spec.serviceAccountName).toBe(ofKind('ServiceAccount').metadata.name);
   });
 
-  it('one replica with the in-memory store (bindings are per process)', () => {
-    if (CONFIG.store.kind === 'memory') expect(DEPLOYMENT.spec.replicas).toBe(1);
-    expect(DEPLOYMENT.spec.strategy.rollingUpdate).toEqual({ maxSurge: 1, maxUnavailable: 0 });
+  it('credentials come from a Secret mounted read-only into the processor only', () => {
+    const volume = pod().spec.volumes.find((v: Json) => v.secret);
+    expect(volume.secret).toMatchObject({ secretName: 'codex-affinity-secrets', optional: true, defaultMode: 0o440 });
+    expect(container('codex-affinity').volumeMounts).toContainEqual({ name: volume.name, mountPath: '/var/run/secrets/codex-affinity', readOnly: true });
+    expect(container('envoy').volumeMounts.map((m: Json) => m.name)).not.toContain(volume.name);
+    expect(RENDERED.filter((r) => r.kind === 'Secret')).toEqual([]); // never in the repository
   });
 
-  it('the Service reaches Envoy\'s listener; the Service, the PDB and the Deployment select the pod', () => {
-    const labels = POD.metadata.labels;
-    expect(includes(labels, DEPLOYMENT.spec.selector.matchLabels)).toBe(true);
-    expect(includes(labels, SERVICE.spec.selector)).toBe(true);
-    expect(includes(labels, PDB.spec.selector.matchLabels)).toBe(true);
-    const [port] = SERVICE.spec.ports;
-    expect(port.port).toBe(10000);
-    expect(portOf(ENVOY_CONTAINER, port.targetPort)).toBe(ENVOY.static_resources.listeners[0].address.socket_address.port_value);
-    expect(PDB.spec.maxUnavailable).toBe(1); // never blocks a node drain with one replica
+  it('one replica with the memory store; rollouts add the new pod before the old one drains', () => {
+    expect(ofKind('Deployment').spec.replicas).toBe(1);
+    expect(ofKind('Deployment').spec.strategy.rollingUpdate).toEqual({ maxSurge: 1, maxUnavailable: 0 });
+    expect(ofKind('PodDisruptionBudget').spec.maxUnavailable).toBe(1);
+  });
+
+  it('the Service reaches Envoy; the NetworkPolicy lets clients reach Envoy and only Prometheus the metrics port', () => {
+    const labels = pod().metadata.labels;
+    for (const selector of [ofKind('Deployment').spec.selector.matchLabels, ofKind('Service').spec.selector, ofKind('PodDisruptionBudget').spec.selector.matchLabels, ofKind('NetworkPolicy').spec.podSelector.matchLabels]) {
+      expect(includes(labels, selector)).toBe(true);
+    }
+    expect(portOf(container('envoy'), ofKind('Service').spec.ports[0].targetPort)).toBe(CONFIG.envoy.listenerPort);
+    const policy = ofKind('NetworkPolicy');
+    expect(policy.spec.policyTypes).toEqual(['Ingress']);
+    const rules: Json[] = policy.spec.ingress;
+    const portsOf = (rule: Json) => rule.ports.map((p: Json) => portOf(container('envoy'), p.port) ?? portOf(container('codex-affinity'), p.port));
+    expect(rules.map(portsOf)).toEqual([[CONFIG.envoy.listenerPort], [CONFIG.http.port]]);
+    expect(rules[1].from).toHaveLength(1);
+    expect(rules[1].from[0].podSelector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'prometheus' });
   });
 });
 
-const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
-
-describe('deploy/kubernetes rendered by `kubectl kustomize`', () => {
-  it('renders, with hashed ConfigMap names the Deployment refers to and the files as data', () => {
-    // kubectl ships with this project's machine image; .ci/run installs Debian's if it is missing.
-    expect(kubectl, 'kubectl is not on PATH: install it (apt-get install kubernetes-client) to render the manifests').toBe(true);
-    const result = spawnSync('kubectl', ['kustomize', DIR], { encoding: 'utf8' });
+describe('deploy/kubernetes-redis: the base with the Redis store and an autoscaler', () => {
+  const OVERLAY = path.join(REPO, 'deploy/kubernetes-redis');
+  const readOverlay = (file: string) => fs.readFileSync(path.join(OVERLAY, file), 'utf8');
+  const overlayConfig = parseConfig(parse(readOverlay('config.yaml')));
+  let objects: Json[] = [];
+  beforeAll(() => {
+    const result = kubectl(['kustomize', OVERLAY]);
     expect(result.status, result.stderr).toBe(0);
-    const docs = docsOf(result.stdout);
-    expect(docs.map((d) => d.kind).sort()).toEqual(['ConfigMap', 'ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
-    const volumes: Json[] = docs.find((d) => d.kind === 'Deployment').spec.template.spec.volumes;
-    for (const { name, file } of [ENVOY_CM, CONFIG_CM]) {
-      const cm = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name.startsWith(`${name}-`));
-      expect(cm.metadata.name).toMatch(new RegExp(`^${name}-[a-z0-9]{10}$`));
-      expect(Object.keys(cm.data)).toEqual([file]);
-      expect(cm.data[file]).toBe(read(file));
-      expect(volumes.map((v) => v.configMap?.name)).toContain(cm.metadata.name);
-    }
-    const config = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name.startsWith(`${CONFIG_CM.name}-`));
-    expect(parseConfig(parse(config.data[CONFIG_CM.file])).accounts).toHaveLength(CONFIG.accounts.length);
+    objects = docsOf(result.stdout);
+  });
+
+  it('renders, valid against the Kubernetes schemas, with the autoscaler owning the replica count', async () => {
+    const list = objects.map((object) => ({ source: 'deploy/kubernetes-redis', object }));
+    expect(await schemaErrors(list)).toEqual([]);
+    expect(typeErrors(list)).toEqual([]);
+    const deployment = objects.find((o) => o.kind === 'Deployment');
+    expect(deployment.spec.replicas).toBeUndefined();
+    const autoscaler = objects.find((o) => o.kind === 'HorizontalPodAutoscaler');
+    expect(autoscaler.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata.name });
+    expect(autoscaler.spec.minReplicas).toBeGreaterThan(1);
+  });
+
+  it('its configs replace the base\'s: Redis with the HMAC secret from the mounted Secret; Envoy generated from it', () => {
+    expect(overlayConfig.store).toMatchObject({ kind: 'redis', hmacSecret: { file: '/var/run/secrets/codex-affinity/hmac' } });
+    expect(readOverlay('envoy.yaml')).toBe(envoyBootstrapYaml(overlayConfig, 'deploy/kubernetes-redis/config.yaml'));
+    const maps = objects.filter((o) => o.kind === 'ConfigMap');
+    expect(maps).toHaveLength(2);
+    expect(maps.find((m) => m.data['config.yaml'] !== undefined).data['config.yaml']).toBe(readOverlay('config.yaml'));
+    expect(maps.find((m) => m.data['envoy.yaml'] !== undefined).data['envoy.yaml']).toBe(readOverlay('envoy.yaml'));
+    // Only the store differs from the base: same accounts, ports and shutdown.
+    const { store: _overlayStore, ...overlayRest } = overlayConfig;
+    const { store: _baseStore, ...baseRest } = CONFIG;
+    expect(overlayRest).toEqual(baseRest);
   });
 });

@@ -1,10 +1,18 @@
 {{/*
-Envoy's bootstrap, rendered from .Values.accounts (one cluster each) and .Values.routing (the
-same keys the processor reads). It follows deploy/envoy.yaml of the codex-affinity repository,
-which explains every setting and is validated against the official Envoy protos.
+Envoy's bootstrap, rendered from the same values as the processor's config. It is what
+`codex-affinity envoy-config` prints for the processor config of this chart (the repository's
+test/deploy/helm-chart.test.ts renders both with helm and proves them equal), and
+deploy/envoy.yaml of the repository explains every setting.
 */}}
 {{- define "codex-affinity.envoyConfig" -}}
 {{- $header := .Values.routing.clusterHeader -}}
+{{- /* Headers only Envoy and the processor set: removed from what clients send. */ -}}
+{{- $internalOnly := list $header -}}
+{{- range $name := list .Values.routing.poolHeader .Values.routing.principalHeader -}}
+{{- if and $name (not (has $name $internalOnly)) -}}
+{{- $internalOnly = append $internalOnly $name -}}
+{{- end -}}
+{{- end -}}
 {{- $namespace := .Values.routing.metadataNamespace -}}
 {{- /* Inference route: exactly routing.inferencePaths; WebSocket route: those ending in /responses. */ -}}
 {{- $paths := list -}}
@@ -46,6 +54,12 @@ static_resources:
                 normalize_path: true
                 merge_slashes: true
                 stream_idle_timeout: {{ .Values.envoy.streamIdleTimeout }}
+                # Only the pod is internal: Envoy strips x-envoy-* control headers and
+                # internal_only_headers from every other client's requests.
+                use_remote_address: true
+                internal_address_config:
+                  cidr_ranges:
+                    - { address_prefix: 127.0.0.1, prefix_len: 32 }
                 access_log:
                   - name: envoy.access_loggers.stdout
                     typed_config:
@@ -73,6 +87,19 @@ static_resources:
                           affinity_source: "%DYNAMIC_METADATA({{ $namespace }}:source)%"
                           affinity_outcome: "%DYNAMIC_METADATA({{ $namespace }}:outcome)%"
                 http_filters:
+                  # Removes client-sent copies of the headers only Envoy and the processor set.
+                  # Put an authn filter that sets routing.principalHeader right after this one.
+                  - name: codex_affinity.edge_hygiene
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation
+                      mutations:
+                        request_mutations:
+                          {{- range $internalOnly }}
+                          - remove: {{ . | quote }}
+                          {{- end }}
+                          {{- range list "x-envoy-max-retries" "x-envoy-retry-on" "x-envoy-retry-grpc-on" "x-envoy-retriable-status-codes" "x-envoy-retriable-header-names" "x-envoy-upstream-rq-timeout-ms" "x-envoy-upstream-rq-per-try-timeout-ms" "x-envoy-upstream-rq-timeout-alt-response" "x-envoy-expected-rq-timeout-ms" "x-envoy-hedge-on-per-try-timeout" "x-envoy-is-timeout-retry" "x-envoy-upstream-alt-stat-name" "x-envoy-upstream-stream-duration-ms" "x-envoy-force-trace" "x-envoy-ip-tags" "x-envoy-original-url" "x-envoy-original-path" "x-envoy-decorator-operation" "x-envoy-downstream-service-cluster" "x-envoy-downstream-service-node" }}
+                          - remove: {{ . }}
+                          {{- end }}
                   - name: envoy.filters.http.ext_proc
                     typed_config:
                       "@type": type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor
@@ -89,7 +116,6 @@ static_resources:
                       allow_mode_override: true
                       failure_mode_allow: false
                       message_timeout: {{ .Values.envoy.messageTimeout }}
-                      max_message_timeout: {{ .Values.envoy.maxMessageTimeout }}
                       {{- if .Values.routing.retryGuard }}
                       # The retry guard sets x-envoy-max-retries: 0 on hard requests.
                       mutation_rules:
@@ -103,6 +129,10 @@ static_resources:
                       "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
                 route_config:
                   name: codex_affinity
+                  internal_only_headers:
+                    {{- range $internalOnly }}
+                    - {{ . | quote }}
+                    {{- end }}
                   virtual_hosts:
                     - name: codex
                       domains: ["*"]
@@ -170,6 +200,38 @@ static_resources:
                             auto_host_rewrite: true
                             timeout: 300s
                             retry_policy: { retry_on: connect-failure, num_retries: 1 }
+    # The kubelet cannot reach loopback: this listener passes only GET /ready (Envoy's admin)
+    # and the gRPC health check (the processor).
+    - name: envoy_readiness
+      address:
+        socket_address: { address: 0.0.0.0, port_value: {{ int .Values.envoy.readinessPort }} }
+      filter_chains:
+        - filters:
+            - name: envoy.filters.network.http_connection_manager
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                stat_prefix: envoy_readiness
+                http_filters:
+                  - name: envoy.filters.http.router
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+                route_config:
+                  name: envoy_readiness
+                  virtual_hosts:
+                    - name: readiness
+                      domains: ["*"]
+                      routes:
+                        - match:
+                            path: /ready
+                            headers:
+                              - name: ":method"
+                                string_match: { exact: GET }
+                          route: { cluster: envoy_admin, timeout: 2s }
+                        # The kubelet's gRPC probe of the processor (HTTP/2 without TLS).
+                        - match: { path: /grpc.health.v1.Health/Check, grpc: {} }
+                          route: { cluster: codex-affinity, timeout: 2s }
+                        - match: { prefix: "/" }
+                          direct_response: { status: 404 }
 
   clusters:
     # The processor, in the same pod. gRPC needs HTTP/2.
@@ -195,7 +257,10 @@ static_resources:
             max_pending_requests: 8192
     # One cluster per account, named accounts[].cluster.
     {{- range .Values.accounts }}
-    {{- $upstream := required (printf "accounts: %s needs upstream.host and upstream.port" .name) .upstream }}
+    {{- $upstream := .upstream | default dict }}
+    {{- $host := $upstream.host | default (eq (.profile | default "openai") "chatgpt-codex" | ternary "chatgpt.com" "api.openai.com") }}
+    {{- $port := $upstream.port | default 443 }}
+    {{- $tls := not (eq (toString (index $upstream "tls")) "false") }}
     - name: {{ .cluster | quote }}
       type: LOGICAL_DNS
       dns_lookup_family: V4_PREFERRED
@@ -206,19 +271,30 @@ static_resources:
           - lb_endpoints:
               - endpoint:
                   address:
-                    socket_address: { address: {{ $upstream.host }}, port_value: {{ int $upstream.port }} }
-      {{- if $upstream.tls }}
+                    socket_address: { address: {{ $host | quote }}, port_value: {{ int $port }} }
+      {{- if $tls }}
       transport_socket:
         name: envoy.transport_sockets.tls
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
-          sni: {{ $upstream.host }}
+          sni: {{ $host | quote }}
           common_tls_context:
             validation_context:
               trusted_ca: { filename: /etc/ssl/certs/ca-certificates.crt }
               match_typed_subject_alt_names:
                 - san_type: DNS
-                  matcher: { exact: {{ $upstream.host }} }
+                  matcher: { exact: {{ $host | quote }} }
       {{- end }}
     {{- end }}
+    # Envoy's own admin port, for the readiness listener.
+    - name: envoy_admin
+      type: STATIC
+      connect_timeout: 0.25s
+      load_assignment:
+        cluster_name: envoy_admin
+        endpoints:
+          - lb_endpoints:
+              - endpoint:
+                  address:
+                    socket_address: { address: 127.0.0.1, port_value: {{ int .Values.envoy.adminPort }} }
 {{- end -}}
