@@ -4,6 +4,9 @@ import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildAccountDirectory } from './accounts/account.js';
 import { AccountStateTable, type AccountState } from './accounts/health.js';
+import { accountStatuses, type AccountStatus } from './accounts/account-status.js';
+import { OperatorState } from './accounts/operator-state.js';
+import { registerAccountGauges } from './metrics/account-gauges.js';
 import { createAdminServer } from './admin/http-server.js';
 import { createRedisStore } from './bindings/create-redis-store.js';
 import { createRedisClient } from './redis/client.js';
@@ -111,8 +114,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const shared = createSharedState(config, clock, metrics, logger, options.store);
   const store = shared.store;
   await shared.ready();
+  const operatorState = new OperatorState();
   const context: ProcessorContext = {
     config,
+    operatorState,
     directory: buildAccountDirectory(config),
     accountState: shared.accountState,
     store,
@@ -124,6 +129,12 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     credentials,
     rewriteRules,
   };
+
+  const statuses = (): AccountStatus[] => {
+    const now = clock();
+    return accountStatuses(context.directory, (account) => context.accountState.view(account, now), (account) => operatorState.isDrained(account), context.accountState.healthPolicy, now);
+  };
+  registerAccountGauges(metrics, statuses);
 
   const definition = loadExternalProcessor();
   const grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024 });
@@ -139,6 +150,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         onStreamError: (error) => logger.debug({ message: error.message }, 'ext_proc stream error'),
         onStreamStart: () => metrics.streams.inc(),
         onStreamEnd: () => metrics.streams.dec(),
+        onPhaseTimed: (phase, seconds) => metrics.phaseSeconds.observe({ phase }, seconds),
+        onPhaseChange: (previous, next) => {
+          if (previous) metrics.streamsByPhase.dec({ phase: previous });
+          if (next) metrics.streamsByPhase.inc({ phase: next });
+        },
       }),
   });
   const health = new HealthImplementation({ '': 'SERVING', 'envoy.service.ext_proc.v3.ExternalProcessor': 'SERVING' });
