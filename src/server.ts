@@ -13,6 +13,8 @@ import { createRedisClient } from './redis/client.js';
 import { SharedAccountState } from './accounts/shared-account-state.js';
 import { createMemoryStore } from './bindings/create-store.js';
 import { GuardedStore } from './bindings/guarded-store.js';
+import { MemoryBindingStore } from './bindings/memory-store.js';
+import { TimedStore } from './bindings/timed-store.js';
 import { NearCache } from './bindings/near-cache.js';
 import type { BindingStore } from './bindings/store.js';
 import type { Config } from './config/schema.js';
@@ -52,6 +54,8 @@ interface SharedState {
   /** For /readyz: the store's kind and state. */
   readonly describe: () => string;
   readonly close: () => Promise<void>;
+  /** Live session bindings per account, where the store can count them (memory). */
+  readonly sessionBindingsByAccount?: () => Map<string, { soft: number; hard: number }>;
 }
 
 /** Bindings and account state: this replica's memory, or shared through Redis. */
@@ -62,8 +66,17 @@ function createSharedState(config: Config, clock: () => number, metrics: Metrics
     nearLimitPercent: config.health.nearLimitPercent,
   });
   if (config.store.kind === 'memory' || given) {
-    const store = given ?? createMemoryStore(config, clock, metrics);
-    return { store, accountState: local, ready: async () => undefined, describe: () => (given ? 'given' : 'memory'), close: () => store.close() };
+    const memory = given ? undefined : createMemoryStore(config, clock, metrics);
+    const store = given ?? new TimedStore(memory!, metrics);
+    const counted = memory ?? (given instanceof MemoryBindingStore ? given : undefined);
+    return {
+      store,
+      accountState: local,
+      ready: async () => undefined,
+      describe: () => (given ? 'given' : 'memory'),
+      close: () => store.close(),
+      ...(counted ? { sessionBindingsByAccount: () => counted.sessionBindingsByAccount() } : {}),
+    };
   }
   const redis = config.store;
   const bindings = createRedisStore(config);

@@ -25,6 +25,8 @@ function initialise(metrics: Metrics): void {
   for (const reason of MOVE_REASONS) metrics.bindingMoves.inc({ reason }, 0);
   for (const code of REJECTION_CODES) metrics.rejections.inc({ code }, 0);
   for (const outcome of ['applied', 'refused']) metrics.configReloads.inc({ outcome }, 0);
+  for (const outcome of ['placed', 'proved', 'excluded']) metrics.orphans.inc({ outcome }, 0);
+  for (const kind of ['session', 'anchor']) metrics.proofs.inc({ kind }, 0);
   metrics.storeDegraded.set(0);
 }
 

@@ -54,8 +54,8 @@ describe('charts/codex-affinity: files', () => {
     expect(CHART_YAML).toMatchObject({ apiVersion: 'v2', name: 'codex-affinity', type: 'application' });
     expect(CHART_YAML.version).toMatch(/^\d+\.\d+\.\d+$/);
     expect(CHART_YAML.appVersion).toBe(JSON.parse(readRepo('package.json')).version);
-    expect(TEMPLATE_FILES).toEqual(['NOTES.txt', '_envoy.tpl', '_helpers.tpl', 'configmap-envoy.yaml', 'configmap-processor.yaml',
-      'deployment.yaml', 'pdb.yaml', 'service.yaml', 'serviceaccount.yaml']);
+    expect(TEMPLATE_FILES).toEqual(['NOTES.txt', '_envoy.tpl', '_helpers.tpl', 'configmap-dashboard.yaml', 'configmap-envoy.yaml', 'configmap-processor.yaml',
+      'deployment.yaml', 'pdb.yaml', 'prometheusrule.yaml', 'service-metrics.yaml', 'service.yaml', 'serviceaccount.yaml', 'servicemonitor.yaml']);
   });
 
   it('the README says the chart is not rendered by helm in CI and how to render it', () => {
