@@ -2,12 +2,15 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { buildAccountDirectory } from './accounts/account.js';
 import { AccountStateTable, type AccountState } from './accounts/health.js';
 import { accountStatuses, type AccountStatus } from './accounts/account-status.js';
 import { OperatorState } from './accounts/operator-state.js';
 import { registerAccountGauges } from './metrics/account-gauges.js';
 import { createAdminServer } from './admin/http-server.js';
+import type { AdminApi } from './admin/admin-routes.js';
+import { AdminControl } from './admin/control.js';
+import { reloadProblems } from './config/reloadable.js';
+import { SecretValue } from './credentials/secret-source.js';
 import { createRedisStore } from './bindings/create-redis-store.js';
 import { createRedisClient } from './redis/client.js';
 import { SharedAccountState } from './accounts/shared-account-state.js';
@@ -27,7 +30,7 @@ import type { ProcessorContext } from './processor/context.js';
 import { AffinityRequestProcessor } from './processor/request-processor.js';
 import { createWeightedRoundRobin } from './routing/select.js';
 import { CredentialStore } from './credentials/credentials.js';
-import { mergeRules, PROFILE_RULES, type ProfileRules } from './rewrite/profiles.js';
+import { createProcessorContext } from './processor/create-context.js';
 
 export interface ServerOptions {
   readonly logger?: Logger;
@@ -36,12 +39,23 @@ export interface ServerOptions {
   readonly defaultMetrics?: boolean;
 }
 
+export type ReloadResult = { readonly applied: true; readonly generation: number } | { readonly applied: false; readonly problems: readonly string[] };
+
 export interface RunningServer {
   readonly grpcAddress: string;
   readonly grpcPort: number;
   readonly httpAddress: string;
   readonly httpPort: number;
+  /** The context new streams get (a reload replaces it; open streams keep theirs). */
   readonly context: ProcessorContext;
+  /** Drains, flushes and operator cooldowns (admin API). */
+  readonly operatorState: OperatorState;
+  /**
+   * Applies a new configuration to new streams without dropping open ones: accounts
+   * added, removed, reweighted. Refused (the old one stays) when it changes what needs
+   * a restart (config/reloadable.ts) or its credentials cannot be read.
+   */
+  reload(next: Config): ReloadResult;
   /** Stops accepting, lets open streams finish within the grace period, then closes. */
   stop(graceMilliseconds?: number): Promise<void>;
 }
@@ -114,6 +128,14 @@ function createSharedState(config: Config, clock: () => number, metrics: Metrics
   };
 }
 
+function readAdminToken(file: string, logger: Logger): SecretValue {
+  try {
+    return new SecretValue({ file }, (ok) => (ok ? logger.info('admin token reloaded') : logger.warn('admin token re-read failed; keeping the previous one')));
+  } catch {
+    throw new Error(`admin.tokenFile: empty or unreadable file ${file}, or more than one line`);
+  }
+}
+
 function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
@@ -122,26 +144,18 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const clock = options.clock ?? Date.now;
   const logger = options.logger ?? createLogger(config.logging.level);
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? false });
-  const credentials = new CredentialStore(config, logger);
-  const rewriteRules = new Map<string, ProfileRules>(config.accounts.map((account) => [account.name, mergeRules(PROFILE_RULES[account.profile], account.rewrite)]));
+  // Read first: a configured admin token that cannot be read stops the start, before anything listens.
+  const adminToken = config.admin.tokenFile ? readAdminToken(config.admin.tokenFile, logger) : undefined;
+  let credentials = new CredentialStore(config, logger);
   const shared = createSharedState(config, clock, metrics, logger, options.store);
   const store = shared.store;
   await shared.ready();
   const operatorState = new OperatorState();
-  const context: ProcessorContext = {
-    config,
-    operatorState,
-    directory: buildAccountDirectory(config),
-    accountState: shared.accountState,
-    store,
-    metrics,
-    logger,
-    tieBreaker: createWeightedRoundRobin(),
-    clock,
-    inferencePaths: new Set(config.routing.inferencePaths),
-    credentials,
-    rewriteRules,
-  };
+  const tieBreaker = createWeightedRoundRobin();
+  const edges = (credentialStore: CredentialStore) => ({ accountState: shared.accountState, operatorState, store, metrics, logger, tieBreaker, clock, credentials: credentialStore });
+  let context: ProcessorContext = createProcessorContext(config, edges(credentials));
+  let generation = 1;
+  const retiredCredentials = new Set<CredentialStore>();
 
   const statuses = (): AccountStatus[] => {
     const now = clock();
@@ -180,7 +194,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   });
 
   let draining = false;
-  const http: HttpServer = createAdminServer(metrics, { ready: () => !draining, detail: () => [`store: ${shared.describe()}`] });
+  const admin: AdminApi | undefined = adminToken
+    ? { token: () => adminToken.current, control: new AdminControl(() => context, operatorState, shared.sessionBindingsByAccount), maxBodyBytes: config.limits.maxBodyBytes }
+    : undefined;
+  const http: HttpServer = createAdminServer(metrics, { ready: () => !draining, detail: () => [`store: ${shared.describe()}`] }, admin);
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(config.http.port, config.http.host, () => resolve());
@@ -208,8 +225,42 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       http.closeAllConnections?.();
       await shared.close();
       credentials.close();
+      for (const retired of retiredCredentials) retired.close();
+      adminToken?.close();
     })();
     return stopping;
+  };
+
+  const reload = (next: Config): ReloadResult => {
+    const refuse = (problems: string[]): ReloadResult => {
+      metrics.configReloads.inc({ outcome: 'refused' });
+      logger.error({ generation, problems }, `config reload refused, generation ${generation} stays: ${problems.join('; ')}`);
+      return { applied: false, problems };
+    };
+    const problems = reloadProblems(context.config, next);
+    if (problems.length > 0) return refuse(problems);
+    let nextCredentials: CredentialStore;
+    try {
+      nextCredentials = new CredentialStore(next, logger);
+    } catch (error) {
+      return refuse([(error as Error).message]);
+    }
+    // Streams already open keep the context (and credentials) they started with.
+    const previous = credentials;
+    retiredCredentials.add(previous);
+    setTimeout(() => {
+      previous.close();
+      retiredCredentials.delete(previous);
+    }, next.shutdown.grace).unref();
+    credentials = nextCredentials;
+    context = createProcessorContext(next, edges(nextCredentials));
+    operatorState.retainAccounts(new Set(next.accounts.map((account) => account.name)));
+    generation++;
+    metrics.configGeneration.set(generation);
+    metrics.configReloads.inc({ outcome: 'applied' });
+    if (next.logging.level !== logger.level) logger.level = next.logging.level;
+    logger.warn({ generation, accounts: next.accounts.length }, `config reloaded: generation ${generation}`);
+    return { applied: true, generation };
   };
 
   return {
@@ -217,7 +268,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     grpcPort,
     httpAddress: `http://${hostForUrl(config.http.host)}:${httpPort}`,
     httpPort,
-    context,
+    get context() {
+      return context;
+    },
+    operatorState,
+    reload,
     stop,
   };
 }

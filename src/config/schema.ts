@@ -201,6 +201,23 @@ export const configSchema = z.strictObject({
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .prefault({}),
   shutdown: z.strictObject({ grace: duration.prefault('10s') }).prefault({}),
+  admin: z
+    .strictObject({
+      /**
+       * A file holding the admin API's bearer token (a mounted Secret; re-read when it
+       * changes). Without it the /admin/ endpoints do not exist.
+       */
+      tokenFile: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  reload: z
+    .strictObject({
+      /** Apply changes of the config file (a ConfigMap update) without a restart. */
+      watch: z.boolean().default(true),
+      /** How often the file is checked (stat polling follows a ConfigMap's symlink swap). */
+      pollInterval: duration.prefault('2s'),
+    })
+    .prefault({}),
   accounts: z.array(accountSchema).min(1, 'at least one account is required'),
   pools: z.array(poolSchema).optional(),
 });

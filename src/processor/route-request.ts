@@ -39,6 +39,10 @@ export interface RoutedRequest {
   readonly unknownState: readonly CarriedState[];
   /** The key exclusions are kept under (the session's, else the request's state's; a seed's conversation: its state's). */
   readonly placementKey: BindingKey | undefined;
+  /** What the decision read, for explaining it: the anchors found and the session binding it followed or replaced. */
+  readonly anchors: readonly Anchor[];
+  readonly sessionBinding: StoredBinding | undefined;
+  readonly carried: readonly CarriedState[];
 }
 
 function candidates(context: ProcessorContext, pool: Pool, now: number): Candidate[] {
@@ -177,5 +181,5 @@ export async function routeRequest(
     decisionInput = input(sessionBinding);
     decision = decide(decisionInput);
   }
-  return { decision, stickyKey, sessionKey, unknownState, placementKey: exclusionAt };
+  return { decision, stickyKey, sessionKey, unknownState, placementKey: exclusionAt, anchors, sessionBinding, carried };
 }
