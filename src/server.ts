@@ -73,7 +73,14 @@ interface SharedState {
 }
 
 /** Bindings and account state: this replica's memory, or shared through Redis. */
-function createSharedState(config: Config, clock: () => number, metrics: Metrics, logger: Logger, given: BindingStore | undefined): SharedState {
+function createSharedState(
+  config: Config,
+  clock: () => number,
+  metrics: Metrics,
+  logger: Logger,
+  given: BindingStore | undefined,
+  configuredAccounts: ReadonlySet<string>,
+): SharedState {
   const local = new AccountStateTable({
     failureWindowMilliseconds: config.health.failureWindow,
     failureThreshold: config.health.failureThreshold,
@@ -100,7 +107,7 @@ function createSharedState(config: Config, clock: () => number, metrics: Metrics
     keyPrefix: redis.keyPrefix,
     refreshMilliseconds: redis.accountStateRefresh,
     logger,
-    accounts: new Set(config.accounts.map((account) => account.name)),
+    accounts: configuredAccounts,
     clock,
   });
   const guarded = new GuardedStore(bindings, { deadline: redis.deadline, metrics, logger });
@@ -147,7 +154,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   // Read first: a configured admin token that cannot be read stops the start, before anything listens.
   const adminToken = config.admin.tokenFile ? readAdminToken(config.admin.tokenFile, logger) : undefined;
   let credentials = new CredentialStore(config, logger);
-  const shared = createSharedState(config, clock, metrics, logger, options.store);
+  // Kept up to date by reloads: shared account state about other names is ignored.
+  const configuredAccounts = new Set(config.accounts.map((account) => account.name));
+  const shared = createSharedState(config, clock, metrics, logger, options.store, configuredAccounts);
   const store = shared.store;
   await shared.ready();
   const operatorState = new OperatorState();
@@ -254,7 +263,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     }, next.shutdown.grace).unref();
     credentials = nextCredentials;
     context = createProcessorContext(next, edges(nextCredentials));
-    operatorState.retainAccounts(new Set(next.accounts.map((account) => account.name)));
+    configuredAccounts.clear();
+    for (const account of next.accounts) configuredAccounts.add(account.name);
+    operatorState.retainAccounts(configuredAccounts);
     generation++;
     metrics.configGeneration.set(generation);
     metrics.configReloads.inc({ outcome: 'applied' });
