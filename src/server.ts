@@ -4,7 +4,8 @@ import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AccountStateTable, type AccountState } from './accounts/health.js';
 import { accountStatuses, type AccountStatus } from './accounts/account-status.js';
-import { OperatorState } from './accounts/operator-state.js';
+import { OperatorState, type OperatorControl } from './accounts/operator-state.js';
+import { SharedOperatorState } from './accounts/shared-operator-state.js';
 import { registerAccountGauges } from './metrics/account-gauges.js';
 import { createAdminServer } from './admin/http-server.js';
 import type { AdminApi } from './admin/admin-routes.js';
@@ -49,7 +50,7 @@ export interface RunningServer {
   /** The context new streams get (a reload replaces it; open streams keep theirs). */
   readonly context: ProcessorContext;
   /** Drains, flushes and operator cooldowns (admin API). */
-  readonly operatorState: OperatorState;
+  readonly operatorState: OperatorControl;
   /**
    * Applies a new configuration to new streams without dropping open ones: accounts
    * added, removed, reweighted. Refused (the old one stays) when it changes what needs
@@ -68,6 +69,8 @@ interface SharedState {
   /** For /readyz: the store's kind and state. */
   readonly describe: () => string;
   readonly close: () => Promise<void>;
+  /** Drains and flushes: this replica's, or shared through Redis. */
+  readonly operatorState: OperatorControl;
   /** Live session bindings per account, where the store can count them (memory). */
   readonly sessionBindingsByAccount?: () => Map<string, { soft: number; hard: number }>;
 }
@@ -93,6 +96,7 @@ function createSharedState(
     return {
       store,
       accountState: local,
+      operatorState: new OperatorState(),
       ready: async () => undefined,
       describe: () => (given ? 'given' : 'memory'),
       close: () => store.close(),
@@ -122,15 +126,24 @@ function createSharedState(
           bus: { client: createRedisClient(redis), subscriber: createRedisClient(redis), channel: `${redis.keyPrefix}:{bindings}:changed` },
         })
       : guarded;
+  const operatorState = new SharedOperatorState(new OperatorState(), {
+    client: createRedisClient(redis),
+    subscriber: createRedisClient(redis),
+    keyPrefix: redis.keyPrefix,
+    refreshMilliseconds: redis.accountStateRefresh,
+    logger,
+    accounts: configuredAccounts,
+  });
   return {
     store,
     accountState,
+    operatorState,
     ready: async () => {
       if (!(await bindings.ready(Math.min(5000, Math.max(1000, redis.deadline * 20))))) guarded.markUnreachable();
     },
     describe: () => (guarded.isDegraded ? 'redis degraded (routing by placement, nothing new hardened)' : 'redis ok'),
     close: async () => {
-      await Promise.all([store.close(), accountState.close()]);
+      await Promise.all([store.close(), accountState.close(), operatorState.close()]);
     },
   };
 }
@@ -159,7 +172,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const shared = createSharedState(config, clock, metrics, logger, options.store, configuredAccounts);
   const store = shared.store;
   await shared.ready();
-  const operatorState = new OperatorState();
+  const operatorState = shared.operatorState;
   const tieBreaker = createWeightedRoundRobin();
   const edges = (credentialStore: CredentialStore) => ({ accountState: shared.accountState, operatorState, store, metrics, logger, tieBreaker, clock, credentials: credentialStore });
   let context: ProcessorContext = createProcessorContext(config, edges(credentials));

@@ -6,7 +6,8 @@ import type { Binding } from '../bindings/binding.js';
  *   request; its hard sessions stay until they end.
  * - A flush forgets soft session bindings created up to its time (of one account,
  *   or of one pool's sessions); the next request of such a session is placed afresh.
- * Kept by this replica (a restart forgets it); each replica has its own admin API.
+ * This class keeps it in this replica's memory; shared-operator-state.ts shares it
+ * between replicas through Redis.
  */
 export interface OperatorView {
   isDrained(account: string): boolean;
@@ -27,7 +28,19 @@ export function flushedBy(binding: Binding, pool: string, marks: FlushMarks): bo
   return (byAccount !== undefined && binding.createdAt <= byAccount) || (byPool !== undefined && binding.createdAt <= byPool);
 }
 
-export class OperatorState implements OperatorView {
+/** What the admin API changes: this replica's state, or one shared through Redis (shared-operator-state.ts). */
+export interface OperatorControl extends OperatorView {
+  /** Returns false when the account was already drained. */
+  drain(account: string): boolean;
+  /** Returns false when the account was not drained. */
+  undrain(account: string): boolean;
+  flushAccount(account: string, now: number): void;
+  flushPool(pool: string, now: number): void;
+  drainedAccounts(): string[];
+  retainAccounts(configured: ReadonlySet<string>): void;
+}
+
+export class OperatorState implements OperatorControl {
   private readonly drained = new Set<string>();
   private readonly accountFlushes = new Map<string, number>();
   private readonly poolFlushes = new Map<string, number>();
@@ -52,12 +65,13 @@ export class OperatorState implements OperatorView {
     return this.drained.delete(account);
   }
 
+  /** A later flush wins; an older one (a late message) changes nothing. */
   flushAccount(account: string, now: number): void {
-    this.accountFlushes.set(account, now);
+    this.accountFlushes.set(account, Math.max(now, this.accountFlushes.get(account) ?? 0));
   }
 
   flushPool(pool: string, now: number): void {
-    this.poolFlushes.set(pool, now);
+    this.poolFlushes.set(pool, Math.max(now, this.poolFlushes.get(pool) ?? 0));
   }
 
   isFlushed(binding: Binding, pool: string): boolean {

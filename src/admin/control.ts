@@ -1,6 +1,6 @@
 import type { AccountStatus } from '../accounts/account-status.js';
 import { accountStatuses } from '../accounts/account-status.js';
-import type { OperatorState } from '../accounts/operator-state.js';
+import type { OperatorControl } from '../accounts/operator-state.js';
 import { bindingKey, type BindingKey, type StoredBinding } from '../bindings/binding.js';
 import { explainRequest, type ExplainRequest, type Explanation } from '../explain/explain.js';
 import type { ProcessorContext } from '../processor/context.js';
@@ -52,7 +52,7 @@ export type AccountAnswer = AccountStatus & { readonly sessionBindings: { soft: 
 export class AdminControl {
   constructor(
     private readonly current: () => ProcessorContext,
-    private readonly operatorState: OperatorState,
+    private readonly operatorState: OperatorControl,
     private readonly sessionBindingsByAccount: (() => Map<string, { soft: number; hard: number }>) | undefined,
   ) {}
 
