@@ -52,12 +52,12 @@ describe('operator state shared through Redis', () => {
   it('a drain on one replica keeps every replica, and one started later, from placing new sessions there; an undrain reaches them too', async () => {
     const [one, two] = [await replica(), await replica()];
     await post(one, '/admin/accounts/acct-b/drain');
-    await within(1000, () => two.server.operatorState.isDrained('acct-b'));
+    await within(3000, () => two.server.operatorState.isDrained('acct-b'));
     for (let index = 0; index < 30; index++) expect(await account(two, `d-${index}`)).not.toBe('acct-b');
     const late = await replica();
-    await within(1000, () => late.server.operatorState.isDrained('acct-b'));
+    await within(3000, () => late.server.operatorState.isDrained('acct-b'));
     await post(two, '/admin/accounts/acct-b/undrain');
-    await within(1000, () => !one.server.operatorState.isDrained('acct-b') && !late.server.operatorState.isDrained('acct-b'));
+    await within(3000, () => !one.server.operatorState.isDrained('acct-b') && !late.server.operatorState.isDrained('acct-b'));
     const placed = await Promise.all(Array.from({ length: 30 }, (_, index) => account(late, `u-${index}`)));
     expect(placed).toContain('acct-b');
   });
@@ -67,7 +67,7 @@ describe('operator state shared through Redis', () => {
     const first = await account(one, 'flushed-session');
     await new Promise((resolve) => setTimeout(resolve, 5));
     await post(one, `/admin/accounts/${first}/flush`);
-    await within(1000, async () => (await post(two, '/admin/sessions/lookup', { session: 'flushed-session', authorization: 'Bearer client-key-1' })).found === false);
+    await within(3000, async () => (await post(two, '/admin/sessions/lookup', { session: 'flushed-session', authorization: 'Bearer client-key-1' })).found === false);
     const request = codexRequest({ session: 'flushed-session', turn: 1 });
     const stream = new ScriptedStream(two);
     await stream.requestHeaders(request.headers);
