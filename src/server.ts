@@ -10,7 +10,6 @@ import { registerAccountGauges } from './metrics/account-gauges.js';
 import { createAdminServer } from './admin/http-server.js';
 import type { AdminApi } from './admin/admin-routes.js';
 import { AdminControl } from './admin/control.js';
-import { reloadProblems } from './config/reloadable.js';
 import { SecretValue } from './credentials/secret-source.js';
 import { createRedisStore } from './bindings/create-redis-store.js';
 import { createRedisClient } from './redis/client.js';
@@ -31,7 +30,7 @@ import type { ProcessorContext } from './processor/context.js';
 import { AffinityRequestProcessor } from './processor/request-processor.js';
 import { createWeightedRoundRobin } from './routing/select.js';
 import { CredentialStore } from './credentials/credentials.js';
-import { createProcessorContext } from './processor/create-context.js';
+import { ContextGenerations, type ReloadResult } from './processor/context-generations.js';
 
 export interface ServerOptions {
   readonly logger?: Logger;
@@ -40,7 +39,8 @@ export interface ServerOptions {
   readonly defaultMetrics?: boolean;
 }
 
-export type ReloadResult = { readonly applied: true; readonly generation: number } | { readonly applied: false; readonly problems: readonly string[] };
+
+export type { ReloadResult };
 
 export interface RunningServer {
   readonly grpcAddress: string;
@@ -166,7 +166,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? false });
   // Read first: a configured admin token that cannot be read stops the start, before anything listens.
   const adminToken = config.admin.tokenFile ? readAdminToken(config.admin.tokenFile, logger) : undefined;
-  let credentials = new CredentialStore(config, logger);
+  const credentials = new CredentialStore(config, logger);
   // Kept up to date by reloads: shared account state about other names is ignored.
   const configuredAccounts = new Set(config.accounts.map((account) => account.name));
   const shared = createSharedState(config, clock, metrics, logger, options.store, configuredAccounts);
@@ -174,13 +174,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   await shared.ready();
   const operatorState = shared.operatorState;
   const tieBreaker = createWeightedRoundRobin();
-  const edges = (credentialStore: CredentialStore) => ({ accountState: shared.accountState, operatorState, store, metrics, logger, tieBreaker, clock, credentials: credentialStore });
-  let context: ProcessorContext = createProcessorContext(config, edges(credentials));
-  let generation = 1;
-  const retiredCredentials = new Set<CredentialStore>();
+  const generations = new ContextGenerations(config, credentials, { accountState: shared.accountState, operatorState, store, metrics, logger, tieBreaker, clock }, { configuredAccounts, operatorState });
 
   const statuses = (): AccountStatus[] => {
     const now = clock();
+    const context = generations.current;
     return accountStatuses(context.directory, (account) => context.accountState.view(account, now), (account) => operatorState.isDrained(account), context.accountState.healthPolicy, now);
   };
   registerAccountGauges(metrics, statuses);
@@ -190,7 +188,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   grpcServer.addService(definition.service, {
     Process: (call: grpc.ServerDuplexStream<WireProcessingRequest, WireProcessingResponse>) =>
       serveProcessStream(call, {
-        createProcessor: () => new AffinityRequestProcessor(context),
+        createProcessor: () => new AffinityRequestProcessor(generations.current),
         onPhaseError: (phase, error) => {
           metrics.phaseErrors.inc({ phase });
           logger.error({ phase, err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) }, 'processor phase failed; request continues unmodified');
@@ -217,7 +215,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
 
   let draining = false;
   const admin: AdminApi | undefined = adminToken
-    ? { token: () => adminToken.current, control: new AdminControl(() => context, operatorState, shared.sessionBindingsByAccount), maxBodyBytes: config.limits.maxBodyBytes }
+    ? { token: () => adminToken.current, control: new AdminControl(() => generations.current, operatorState, shared.sessionBindingsByAccount), maxBodyBytes: config.limits.maxBodyBytes }
     : undefined;
   const http: HttpServer = createAdminServer(metrics, { ready: () => !draining, detail: () => [`store: ${shared.describe()}`] }, admin);
   await new Promise<void>((resolve, reject) => {
@@ -246,46 +244,12 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       await new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeAllConnections?.();
       await shared.close();
-      credentials.close();
-      for (const retired of retiredCredentials) retired.close();
+      generations.close();
       adminToken?.close();
     })();
     return stopping;
   };
 
-  const reload = (next: Config): ReloadResult => {
-    const refuse = (problems: string[]): ReloadResult => {
-      metrics.configReloads.inc({ outcome: 'refused' });
-      logger.error({ generation, problems }, `config reload refused, generation ${generation} stays: ${problems.join('; ')}`);
-      return { applied: false, problems };
-    };
-    const problems = reloadProblems(context.config, next);
-    if (problems.length > 0) return refuse(problems);
-    let nextCredentials: CredentialStore;
-    try {
-      nextCredentials = new CredentialStore(next, logger);
-    } catch (error) {
-      return refuse([(error as Error).message]);
-    }
-    // Streams already open keep the context (and credentials) they started with.
-    const previous = credentials;
-    retiredCredentials.add(previous);
-    setTimeout(() => {
-      previous.close();
-      retiredCredentials.delete(previous);
-    }, next.shutdown.grace).unref();
-    credentials = nextCredentials;
-    context = createProcessorContext(next, edges(nextCredentials));
-    configuredAccounts.clear();
-    for (const account of next.accounts) configuredAccounts.add(account.name);
-    operatorState.retainAccounts(configuredAccounts);
-    generation++;
-    metrics.configGeneration.set(generation);
-    metrics.configReloads.inc({ outcome: 'applied' });
-    if (next.logging.level !== logger.level) logger.level = next.logging.level;
-    logger.warn({ generation, accounts: next.accounts.length }, `config reloaded: generation ${generation}`);
-    return { applied: true, generation };
-  };
 
   return {
     grpcAddress: `${hostForUrl(config.grpc.host)}:${grpcPort}`,
@@ -293,10 +257,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     httpAddress: `http://${hostForUrl(config.http.host)}:${httpPort}`,
     httpPort,
     get context() {
-      return context;
+      return generations.current;
     },
     operatorState,
-    reload,
+    reload: (next) => generations.reload(next),
     stop,
   };
 }
