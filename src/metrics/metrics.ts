@@ -155,6 +155,13 @@ export class Metrics {
     this.operatorActions = new Counter({ name: `${prefix}operator_actions_total`, help: 'Admin API actions taken (drain, undrain, cooldown, reset, flush).', labelNames: ['action'], registers });
     this.configGeneration.set(1);
     initialise(this);
-    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix });
+    if (options.defaultMetrics) {
+      collectDefaultMetrics({ register: this.registry, prefix });
+      // Gauges named like counters fail `promtool check metrics`; their per-type
+      // companions (nodejs_active_handles{type}, ...) carry the same numbers.
+      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+        this.registry.removeSingleMetric(`${prefix}${name}`);
+      }
+    }
   }
 }

@@ -3,7 +3,7 @@
 // path with ids) in any label.
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PHASE_BUCKETS } from '../../src/metrics/metrics.js';
+import { Metrics, PHASE_BUCKETS } from '../../src/metrics/metrics.js';
 import { codexRequest, ScriptedStream, startTestProcessor, type TestProcessor } from '../support/processor.js';
 import { promtool, type MetricFamily } from '../support/promtool.js';
 
@@ -74,6 +74,15 @@ describe('metrics exposition', () => {
     expect(byPhase.find((metric) => metric.labels!.phase === 'request_body')!.value).toBe('1');
     open.cancel();
     await expect.poll(async () => family((await scrape(processor!)).families, 'codex_affinity_open_streams_by_phase')!.metrics.every((metric) => metric.value === '0')).toBe(true);
+  });
+
+  it('with the Node process metrics serve adds, the exposition still passes promtool check metrics', async () => {
+    const metrics = new Metrics({ defaultMetrics: true });
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('codex_affinity_nodejs_active_handles{');
+    const checked = promtool(['check', 'metrics'], text);
+    expect(checked.output).toBe('');
+    expect(checked.status).toBe(0);
   });
 
   it('phase buckets resolve 0.1 ms and reach past the 200 ms message timeout', () => {
