@@ -59,4 +59,9 @@ export class TimedStore implements BindingStore {
   close(): Promise<void> {
     return this.inner.close();
   }
+
+  /** Entries held, when the inner store tells (tests report it). */
+  get size(): number | undefined {
+    return (this.inner as { size?: number }).size;
+  }
 }
