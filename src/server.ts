@@ -2,15 +2,23 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { buildAccountDirectory } from './accounts/account.js';
 import { AccountStateTable, type AccountState } from './accounts/health.js';
+import { accountStatuses, type AccountStatus } from './accounts/account-status.js';
+import { OperatorState, type OperatorControl } from './accounts/operator-state.js';
+import { SharedOperatorState } from './accounts/shared-operator-state.js';
+import { registerAccountGauges } from './metrics/account-gauges.js';
 import { createAdminServer } from './admin/http-server.js';
+import type { AdminApi } from './admin/admin-routes.js';
+import { AdminControl } from './admin/control.js';
+import { SecretValue } from './credentials/secret-source.js';
 import { createRedisStore } from './bindings/create-redis-store.js';
 import { createRedisClient } from './redis/client.js';
 import { SharedAccountState } from './accounts/shared-account-state.js';
 import { createMemoryStore } from './bindings/create-store.js';
 import { GuardedStore } from './bindings/guarded-store.js';
 import { storeWithDeadline } from './bindings/deadline-store.js';
+import { MemoryBindingStore } from './bindings/memory-store.js';
+import { TimedStore } from './bindings/timed-store.js';
 import { NearCache } from './bindings/near-cache.js';
 import type { BindingStore } from './bindings/store.js';
 import type { Config } from './config/schema.js';
@@ -25,8 +33,8 @@ import { AffinityRequestProcessor } from './processor/request-processor.js';
 import { processorUnavailable } from './processor/errors.js';
 import { createWeightedRoundRobin } from './routing/select.js';
 import { CredentialStore } from './credentials/credentials.js';
-import { mergeRules, PROFILE_RULES, type ProfileRules } from './rewrite/profiles.js';
 import { waitForDrain, type DrainOutcome } from './shutdown/drain.js';
+import { ContextGenerations, type ReloadResult } from './processor/context-generations.js';
 
 export interface ServerOptions {
   readonly logger?: Logger;
@@ -37,12 +45,24 @@ export interface ServerOptions {
   readonly defaultMetrics?: boolean;
 }
 
+
+export type { ReloadResult };
+
 export interface RunningServer {
   readonly grpcAddress: string;
   readonly grpcPort: number;
   readonly httpAddress: string;
   readonly httpPort: number;
+  /** The context new streams get (a reload replaces it; open streams keep theirs). */
   readonly context: ProcessorContext;
+  /** Drains, flushes and operator cooldowns (admin API). */
+  readonly operatorState: OperatorControl;
+  /**
+   * Applies a new configuration to new streams without dropping open ones: accounts
+   * added, removed, reweighted. Refused (the old one stays) when it changes what needs
+   * a restart (config/reloadable.ts) or its credentials cannot be read.
+   */
+  reload(next: Config): ReloadResult;
   /** Stops accepting, lets open streams finish within the grace period, then closes. */
   stop(graceMilliseconds?: number): Promise<void>;
   /**
@@ -60,10 +80,22 @@ interface SharedState {
   /** For /readyz: the store's kind and state. */
   readonly describe: () => string;
   readonly close: () => Promise<void>;
+  /** Drains and flushes: this replica's, or shared through Redis. */
+  readonly operatorState: OperatorControl;
+  /** Live session bindings per account, where the store can count them (memory). */
+  readonly sessionBindingsByAccount?: () => Map<string, { soft: number; hard: number }>;
 }
 
 /** Bindings and account state: this replica's memory, or shared through Redis. */
-function createSharedState(config: Config, clock: () => number, metrics: Metrics, logger: Logger, options: ServerOptions): SharedState {
+function createSharedState(
+  config: Config,
+  clock: () => number,
+  metrics: Metrics,
+  logger: Logger,
+  options: ServerOptions,
+  configuredAccounts: ReadonlySet<string>,
+): SharedState {
+  // A given store has no deadline of its own: a hung one must fail requests closed, not hold them.
   const given = options.store ? storeWithDeadline(options.store, options.storeDeadlineMilliseconds ?? 250) : undefined;
   const local = new AccountStateTable({
     failureWindowMilliseconds: config.health.failureWindow,
@@ -71,8 +103,18 @@ function createSharedState(config: Config, clock: () => number, metrics: Metrics
     nearLimitPercent: config.health.nearLimitPercent,
   });
   if (config.store.kind === 'memory' || given) {
-    const store = given ?? createMemoryStore(config, clock, metrics);
-    return { store, accountState: local, ready: async () => undefined, describe: () => (given ? 'given' : 'memory'), close: () => store.close() };
+    const memory = given ? undefined : createMemoryStore(config, clock, metrics);
+    const store = given ?? new TimedStore(memory!, metrics);
+    const counted = memory ?? (options.store instanceof MemoryBindingStore ? options.store : undefined);
+    return {
+      store,
+      accountState: local,
+      operatorState: new OperatorState(),
+      ready: async () => undefined,
+      describe: () => (given ? 'given' : 'memory'),
+      close: () => store.close(),
+      ...(counted ? { sessionBindingsByAccount: () => counted.sessionBindingsByAccount() } : {}),
+    };
   }
   const redis = config.store;
   const bindings = createRedisStore(config);
@@ -82,7 +124,7 @@ function createSharedState(config: Config, clock: () => number, metrics: Metrics
     keyPrefix: redis.keyPrefix,
     refreshMilliseconds: redis.accountStateRefresh,
     logger,
-    accounts: new Set(config.accounts.map((account) => account.name)),
+    accounts: configuredAccounts,
     clock,
   });
   const guarded = new GuardedStore(bindings, { deadline: redis.deadline, metrics, logger });
@@ -97,17 +139,34 @@ function createSharedState(config: Config, clock: () => number, metrics: Metrics
           bus: { client: createRedisClient(redis), subscriber: createRedisClient(redis), channel: `${redis.keyPrefix}:{bindings}:changed` },
         })
       : guarded;
+  const operatorState = new SharedOperatorState(new OperatorState(), {
+    client: createRedisClient(redis),
+    subscriber: createRedisClient(redis),
+    keyPrefix: redis.keyPrefix,
+    refreshMilliseconds: redis.accountStateRefresh,
+    logger,
+    accounts: configuredAccounts,
+  });
   return {
     store,
     accountState,
+    operatorState,
     ready: async () => {
       if (!(await bindings.ready(Math.min(5000, Math.max(1000, redis.deadline * 20))))) guarded.markUnreachable();
     },
     describe: () => (guarded.isDegraded ? 'redis degraded (routing by placement, nothing new hardened)' : 'redis ok'),
     close: async () => {
-      await Promise.all([store.close(), accountState.close()]);
+      await Promise.all([store.close(), accountState.close(), operatorState.close()]);
     },
   };
+}
+
+function readAdminToken(file: string, logger: Logger): SecretValue {
+  try {
+    return new SecretValue({ file }, (ok) => (ok ? logger.info('admin token reloaded') : logger.warn('admin token re-read failed; keeping the previous one')));
+  } catch {
+    throw new Error(`admin.tokenFile: empty or unreadable file ${file}, or more than one line`);
+  }
 }
 
 function hostForUrl(host: string): string {
@@ -118,24 +177,24 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const clock = options.clock ?? Date.now;
   const logger = options.logger ?? createLogger(config.logging.level);
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? false });
+  // Read first: a configured admin token that cannot be read stops the start, before anything listens.
+  const adminToken = config.admin.tokenFile ? readAdminToken(config.admin.tokenFile, logger) : undefined;
   const credentials = new CredentialStore(config, logger);
-  const rewriteRules = new Map<string, ProfileRules>(config.accounts.map((account) => [account.name, mergeRules(PROFILE_RULES[account.profile], account.rewrite)]));
-  const shared = createSharedState(config, clock, metrics, logger, options);
+  // Kept up to date by reloads: shared account state about other names is ignored.
+  const configuredAccounts = new Set(config.accounts.map((account) => account.name));
+  const shared = createSharedState(config, clock, metrics, logger, options, configuredAccounts);
   const store = shared.store;
   await shared.ready();
-  const context: ProcessorContext = {
-    config,
-    directory: buildAccountDirectory(config),
-    accountState: shared.accountState,
-    store,
-    metrics,
-    logger,
-    tieBreaker: createWeightedRoundRobin(),
-    clock,
-    inferencePaths: new Set(config.routing.inferencePaths),
-    credentials,
-    rewriteRules,
+  const operatorState = shared.operatorState;
+  const tieBreaker = createWeightedRoundRobin();
+  const generations = new ContextGenerations(config, credentials, { accountState: shared.accountState, operatorState, store, metrics, logger, tieBreaker, clock }, { configuredAccounts, operatorState });
+
+  const statuses = (): AccountStatus[] => {
+    const now = clock();
+    const context = generations.current;
+    return accountStatuses(context.directory, (account) => context.accountState.view(account, now), (account) => operatorState.isDrained(account), context.accountState.healthPolicy, now);
   };
+  registerAccountGauges(metrics, statuses);
 
   let openStreams = 0;
   const definition = loadExternalProcessor();
@@ -143,7 +202,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   grpcServer.addService(definition.service, {
     Process: (call: grpc.ServerDuplexStream<WireProcessingRequest, WireProcessingResponse>) =>
       serveProcessStream(call, {
-        createProcessor: () => new AffinityRequestProcessor(context),
+        createProcessor: () => new AffinityRequestProcessor(generations.current),
         onPhaseError: (phase, error) => {
           metrics.phaseErrors.inc({ phase });
           logger.error({ phase, err: error instanceof Error ? { name: error.name, message: error.message } : String(error) }, 'processor phase failed');
@@ -159,6 +218,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
           openStreams--;
           metrics.streams.dec();
         },
+        onPhaseTimed: (phase, seconds) => metrics.phaseSeconds.observe({ phase }, seconds),
+        onPhaseChange: (previous, next) => {
+          if (previous) metrics.streamsByPhase.dec({ phase: previous });
+          if (next) metrics.streamsByPhase.inc({ phase: next });
+        },
       }),
   });
   const health = new HealthImplementation({ '': 'SERVING', 'envoy.service.ext_proc.v3.ExternalProcessor': 'SERVING' });
@@ -171,7 +235,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   });
 
   let draining = false;
-  const http: HttpServer = createAdminServer(metrics, { ready: () => !draining, detail: () => [`store: ${shared.describe()}`] });
+  const admin: AdminApi | undefined = adminToken
+    ? { token: () => adminToken.current, control: new AdminControl(() => generations.current, operatorState, shared.sessionBindingsByAccount), maxBodyBytes: config.limits.maxBodyBytes }
+    : undefined;
+  const http: HttpServer = createAdminServer(metrics, { ready: () => !draining, detail: () => [`store: ${shared.describe()}`] }, admin);
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(config.http.port, config.http.host, () => resolve());
@@ -198,7 +265,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       await new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeAllConnections?.();
       await shared.close();
-      credentials.close();
+      generations.close();
+      adminToken?.close();
     })();
     return stopping;
   };
@@ -220,7 +288,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     grpcPort,
     httpAddress: `http://${hostForUrl(config.http.host)}:${httpPort}`,
     httpPort,
-    context,
+    get context() {
+      return generations.current;
+    },
+    operatorState,
+    reload: (next) => generations.reload(next),
     stop,
     drain,
   };

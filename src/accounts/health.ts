@@ -71,6 +71,8 @@ export interface AccountState {
   recordCredentialFailure(account: string, until: number, now: number): boolean;
   recordUsage(account: string, usedPercent: number, now: number): void;
   recordSuccess(account: string): void;
+  /** An operator's reset: no cooldown, no failures, no credential failure (usage readings stay: they are the upstream's). */
+  reset(account: string): void;
 }
 
 export class AccountStateTable implements AccountState {
@@ -172,6 +174,13 @@ export class AccountStateTable implements AccountState {
     const state = this.state(account);
     if (state.failureTimes.length > 0) state.failureTimes.shift();
     state.credentialFailedUntil = 0;
+  }
+
+  reset(account: string): void {
+    const state = this.state(account);
+    state.coolingDownUntil = 0;
+    state.credentialFailedUntil = 0;
+    state.failureTimes = [];
   }
 
   get healthPolicy(): HealthPolicy {

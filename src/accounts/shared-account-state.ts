@@ -14,7 +14,9 @@ type StateEvent =
   | { readonly kind: 'credential_failed'; readonly account: string; readonly until: number; readonly at: number }
   /** a success after a credential failure: the account works again */
   | { readonly kind: 'credential_ok'; readonly account: string; readonly at: number }
-  | { readonly kind: 'usage'; readonly account: string; readonly percent: number; readonly at: number };
+  | { readonly kind: 'usage'; readonly account: string; readonly percent: number; readonly at: number }
+  /** an operator reset the account: its cooldown and credential failure end */
+  | { readonly kind: 'reset'; readonly account: string; readonly at: number };
 
 /** No upstream names a longer wait (weekly usage windows); anything longer is not believed. */
 const LONGEST_WAIT_MILLISECONDS = 8 * 24 * 3600_000;
@@ -22,6 +24,8 @@ const LONGEST_WAIT_MILLISECONDS = 8 * 24 * 3600_000;
 const KEPT_STATE_LIFETIME_MILLISECONDS = LONGEST_WAIT_MILLISECONDS;
 
 const USAGE_SHARE_INTERVAL = 5000;
+/** A kept reset is applied by a replica that missed its message only this soon after it. */
+const RESET_KEPT_MILLISECONDS = 5000;
 
 interface Message {
   readonly from: string;
@@ -49,13 +53,14 @@ function isEvent(value: unknown): value is StateEvent {
   const event = value as Record<string, unknown>;
   if (typeof event.account !== 'string' || !finite(event.at)) return false;
   if (event.kind === 'cooldown' || event.kind === 'credential_failed') return finite(event.until);
-  if (event.kind === 'credential_ok') return true;
+  if (event.kind === 'credential_ok' || event.kind === 'reset') return true;
   return event.kind === 'usage' && finite(event.percent) && event.percent >= 0 && event.percent <= 100;
 }
 
 /** One hash field per account and kind of state: the latest word wins. */
 function fieldOf(event: StateEvent): string {
-  const topic = event.kind === 'credential_ok' ? 'credential_failed' : event.kind;
+  // A reset takes the cooldown's field: the kept cooldown it ended is not applied again.
+  const topic = event.kind === 'credential_ok' ? 'credential_failed' : event.kind === 'reset' ? 'cooldown' : event.kind;
   return `${topic}:${event.account}`;
 }
 
@@ -119,6 +124,10 @@ export class SharedAccountState implements AccountState {
     if (event.kind === 'cooldown') this.local.coolDown(event.account, until(event.until));
     else if (event.kind === 'credential_failed') this.local.recordCredentialFailure(event.account, until(event.until), now);
     else if (event.kind === 'credential_ok') this.local.clearCredentialFailure(event.account);
+    // Kept, a reset says only that the cooldown kept before it is over; fresh, it ends what is in force now.
+    else if (event.kind === 'reset') {
+      if (source === 'message' || now - event.at < RESET_KEPT_MILLISECONDS) this.local.reset(event.account);
+    }
     else this.local.recordUsageIfNewer(event.account, event.percent, Math.min(event.at, now));
   }
 
@@ -203,6 +212,14 @@ export class SharedAccountState implements AccountState {
     const failed = this.local.view(account, this.options.clock()).credentialFailedUntil > 0;
     this.local.recordSuccess(account);
     if (failed) this.publish({ kind: 'credential_ok', account, at: this.options.clock() });
+  }
+
+  reset(account: string): void {
+    this.local.reset(account);
+    const at = this.options.clock();
+    this.publish({ kind: 'reset', account, at });
+    // Overwrites the kept credential failure, which a refresh would apply again.
+    this.publish({ kind: 'credential_ok', account, at });
   }
 
   async close(): Promise<void> {

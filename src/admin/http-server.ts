@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { Metrics } from '../metrics/metrics.js';
+import { serveAdmin, type AdminApi } from './admin-routes.js';
 
 export interface AdminStatus {
   /** Ready to take traffic (gRPC listening, not draining). */
@@ -8,10 +9,19 @@ export interface AdminStatus {
   detail?(): string[];
 }
 
-/** /metrics (Prometheus text), /healthz (process alive), /readyz (serving). */
-export function createAdminServer(metrics: Metrics, status: AdminStatus): Server {
+/**
+ * /metrics (Prometheus text), /healthz (process alive), /readyz (serving), and, only
+ * when a bearer token is configured, the admin API under /admin/.
+ */
+export function createAdminServer(metrics: Metrics, status: AdminStatus, admin?: AdminApi): Server {
   return createServer((request, response) => {
-    const path = (request.url ?? '/').split('?')[0];
+    const path = (request.url ?? '/').split('?')[0]!;
+    if (path === '/admin' || path.startsWith('/admin/')) {
+      // Without a configured token the admin API does not exist.
+      if (admin) void serveAdmin(request, response, path, admin);
+      else response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;

@@ -32,6 +32,7 @@ export function createMemoryStore(config: Config, clock: () => number, metrics?:
       ? {
           onEvict: (evicted) => metrics.evictions.inc({ kind: evicted.kind, strength: evicted.hard ? 'hard' : 'soft', partition: evicted.ownPartition ? 'own' : 'other' }),
           onRefuse: (refused) => metrics.evictions.inc({ kind: refused.kind, strength: 'soft', partition: 'refused' }),
+          onExpire: (expired) => metrics.bindingsExpired.inc({ kind: expired.kind }),
         }
       : {}),
   });

@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../logging/logger.js';
+import { initialiseStoreMetrics } from './timed-store.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Binding, BindingKey, Exclusion, ExclusionKey, StoredBinding } from './binding.js';
 import type { BindingStore, CompareAndSetResult, CreateResult, LearnedBinding } from './store.js';
@@ -34,7 +35,9 @@ export class GuardedStore implements BindingStore {
   constructor(
     private readonly inner: BindingStore,
     private readonly options: { deadline: number; metrics: Metrics; logger: Logger; probeIntervalMilliseconds?: number },
-  ) {}
+  ) {
+    initialiseStoreMetrics(options.metrics);
+  }
 
   get isDegraded(): boolean {
     return this.degraded;

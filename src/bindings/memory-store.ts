@@ -14,6 +14,8 @@ export interface MemoryStoreOptions {
   /** Told when an entry goes to make room, or a soft entry is not stored (for metrics). */
   readonly onEvict?: (evicted: { kind: string; hard: boolean; ownPartition: boolean }) => void;
   readonly onRefuse?: (refused: { kind: string }) => void;
+  /** Told when an entry is removed at the end of its TTL. */
+  readonly onExpire?: (expired: { kind: string }) => void;
 }
 
 interface Entry {
@@ -77,7 +79,7 @@ export class MemoryBindingStore implements BindingStore {
     if (!list) return undefined;
     const entry = list.get(entryId)!;
     if (entry.expiresAt <= this.options.now()) {
-      this.remove(partition, list, entryId);
+      this.expire(partition, list, entryId, entry);
       return undefined;
     }
     return { partition, entry, list };
@@ -93,6 +95,30 @@ export class MemoryBindingStore implements BindingStore {
     const now = this.options.now();
     if (entry.expiresAt - now < entry.ttl * this.options.slideFraction) entry.expiresAt = now + entry.ttl;
     return entry;
+  }
+
+  private expire(partition: Partition, list: Map<string, Entry>, entryId: string, entry: Entry): void {
+    this.remove(partition, list, entryId);
+    this.options.onExpire?.({ kind: entry.kind });
+  }
+
+  /** Live session bindings per account and strength (for the admin API; walks every entry). */
+  sessionBindingsByAccount(): Map<string, { soft: number; hard: number }> {
+    const now = this.options.now();
+    const counts = new Map<string, { soft: number; hard: number }>();
+    for (const partition of this.partitions.values()) {
+      for (const list of [partition.soft, partition.hard]) {
+        for (const entry of list.values()) {
+          if (entry.kind !== 'session' || entry.expiresAt <= now) continue;
+          const binding = entry.value as StoredBinding;
+          const count = counts.get(binding.account) ?? { soft: 0, hard: 0 };
+          if (binding.strength === 'hard') count.hard++;
+          else count.soft++;
+          counts.set(binding.account, count);
+        }
+      }
+    }
+    return counts;
   }
 
   private remove(partition: Partition, list: Map<string, Entry>, entryId: string): void {
@@ -160,7 +186,7 @@ export class MemoryBindingStore implements BindingStore {
       for (const [entryId, entry] of list) {
         if (scanned++ >= EXPIRED_SCAN) break;
         if (entry.expiresAt <= now) {
-          this.remove(partition, list, entryId);
+          this.expire(partition, list, entryId, entry);
           return true;
         }
       }
@@ -191,7 +217,7 @@ export class MemoryBindingStore implements BindingStore {
       for (const list of [partition.soft, partition.hard]) {
         for (const [entryId, entry] of list) {
           if (entry.expiresAt > now) break;
-          this.remove(partition, list, entryId);
+          this.expire(partition, list, entryId, entry);
         }
       }
     }

@@ -5,12 +5,19 @@ import type { Config } from '../config/schema.js';
 import { ENVOY_CONFIG_USAGE, envoyConfigText } from '../envoy/command.js';
 import { EnvoyConfigError } from '../envoy/timeouts.js';
 import { createLogger } from '../logging/logger.js';
-import { startServer } from '../server.js';
+import { startServer, type RunningServer } from '../server.js';
+import { watchConfigFile } from '../config/watch.js';
+import { ADMIN_USAGE, adminBaseUrl, adminCall, adminToken, runAdminCall } from './admin-command.js';
+import { explainOffline, parseExplainInput } from './explain-command.js';
 
 const USAGE = `usage:
   codex-affinity serve --config FILE [--grpc-port N] [--http-port N]
+      reloads FILE when it changes (reload.watch) and on SIGHUP
   codex-affinity check --config FILE      validate a config file and exit
   ${ENVOY_CONFIG_USAGE}
+  codex-affinity explain --config FILE < request.json
+      what the processor would do with { "headers": {...}, "body": {...} }, and why
+${ADMIN_USAGE}
   codex-affinity help`;
 
 /** Exit code when the drain deadline cut open streams (turns lost): 0 is a clean drain, 1 an error, 2 a bad invocation or config. */
@@ -37,17 +44,24 @@ function readConfig(path: string | undefined): Config {
   }
 }
 
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 async function serve(values: { config?: string; 'grpc-port'?: string; 'http-port'?: string }): Promise<void> {
-  const loaded = readConfig(values.config);
   const grpcPort = portOption(values['grpc-port'], 'grpc-port');
   const httpPort = portOption(values['http-port'], 'http-port');
-  const config: Config = {
+  // Port options win over the file, at start and at every reload.
+  const withOverrides = (loaded: Config): Config => ({
     ...loaded,
     grpc: { ...loaded.grpc, ...(grpcPort !== undefined ? { port: grpcPort } : {}) },
     http: { ...loaded.http, ...(httpPort !== undefined ? { port: httpPort } : {}) },
-  };
+  });
+  const config = withOverrides(readConfig(values.config));
   const logger = createLogger(config.logging.level);
-  let server;
+  let server: RunningServer;
   try {
     server = await startServer(config, { logger, defaultMetrics: true });
   } catch (error) {
@@ -62,6 +76,20 @@ async function serve(values: { config?: string; 'grpc-port'?: string; 'http-port
       `listening grpc=${server.grpcAddress} http=${server.httpAddress}`,
     );
   }
+  const reload = (): void => {
+    let next: Config;
+    try {
+      next = withOverrides(loadConfigFile(values.config!));
+    } catch (error) {
+      server.context.metrics.configReloads.inc({ outcome: 'refused' });
+      const problems = error instanceof ConfigError ? error.problems : [(error as Error).message];
+      logger.error({ problems }, `config reload refused, the running config stays: ${problems.join('; ')}`);
+      return;
+    }
+    server.reload(next);
+  };
+  if (config.reload.watch) watchConfigFile(values.config!, config.reload.pollInterval, reload);
+  process.on('SIGHUP', reload);
   let signals = 0;
   const shutdown = (signal: string): void => {
     signals++;
@@ -92,6 +120,8 @@ async function main(): Promise<void> {
         config: { type: 'string', short: 'c' },
         'grpc-port': { type: 'string' },
         'http-port': { type: 'string' },
+        url: { type: 'string' },
+        'token-file': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         // envoy-config
         format: { type: 'string' },
@@ -127,6 +157,28 @@ async function main(): Promise<void> {
       throw error;
     }
     return;
+  }
+  if (command === 'explain') {
+    const config = readConfig(parsed.values.config);
+    try {
+      const explanation = await explainOffline(config, parseExplainInput(await readStdin()));
+      process.stdout.write(`${JSON.stringify(explanation, null, 2)}\n`);
+    } catch (error) {
+      fail((error as Error).message);
+    }
+    return;
+  }
+  if (command === 'admin') {
+    const [, action, ...parameters] = parsed.positionals;
+    try {
+      const config = parsed.values.config ? readConfig(parsed.values.config) : undefined;
+      const call = adminCall(action, parameters);
+      const answer = await runAdminCall(adminBaseUrl(parsed.values.url, config), adminToken(parsed.values['token-file'], config), call, readStdin);
+      process.stdout.write(answer.text.endsWith('\n') ? answer.text : `${answer.text}\n`);
+      process.exit(answer.status >= 200 && answer.status < 300 ? 0 : 1);
+    } catch (error) {
+      fail(`admin: ${(error as Error).message}\n${USAGE}`);
+    }
   }
   fail(`unknown command "${command}"\n${USAGE}`);
 }

@@ -275,6 +275,23 @@ export const configSchema = z.strictObject({
       internalAddresses: z.array(z.string().regex(/^[0-9a-fA-F.:]+\/\d{1,3}$/, 'a CIDR range')).default(['127.0.0.1/32']),
     })
     .prefault({}),
+  admin: z
+    .strictObject({
+      /**
+       * A file holding the admin API's bearer token (a mounted Secret; re-read when it
+       * changes). Without it the /admin/ endpoints do not exist.
+       */
+      tokenFile: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  reload: z
+    .strictObject({
+      /** Apply changes of the config file (a ConfigMap update) without a restart. */
+      watch: z.boolean().default(true),
+      /** How often the file is checked (stat polling follows a ConfigMap's symlink swap). */
+      pollInterval: duration.prefault('2s'),
+    })
+    .prefault({}),
   accounts: z.array(accountSchema).min(1, 'at least one account is required'),
   pools: z.array(poolSchema).optional(),
   /** Defaults for every pool's tenancy (see tenancySchema); a pool's own settings win. */

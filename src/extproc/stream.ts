@@ -28,6 +28,10 @@ export interface StreamHooks {
   readonly onStreamError: (error: grpc.ServiceError | Error) => void;
   readonly onStreamStart?: () => void;
   readonly onStreamEnd?: () => void;
+  /** How long the processor took to answer one message (seconds), measured from receipt to write. */
+  readonly onPhaseTimed?: (kind: RequestKind, seconds: number) => void;
+  /** The stream moved to another phase (previous undefined: its first message; next undefined: it ended). */
+  readonly onPhaseChange?: (previous: RequestKind | undefined, next: RequestKind | undefined) => void;
 }
 
 const KINDS: readonly RequestKind[] = [
@@ -77,10 +81,18 @@ export function serveProcessStream(
   let finished = false;
   let answeredImmediately = false;
   let chain: Promise<void> = Promise.resolve();
+  let phase: RequestKind | undefined;
+
+  const enterPhase = (next: RequestKind | undefined): void => {
+    if (next === phase) return;
+    hooks.onPhaseChange?.(phase, next);
+    phase = next;
+  };
 
   const finish = (): void => {
     if (finished) return;
     finished = true;
+    enterPhase(undefined);
     try {
       processor?.finish();
     } catch (error) {
@@ -98,6 +110,8 @@ export function serveProcessStream(
     if (answeredImmediately || finished) return;
     const kind = kindOf(message);
     if (kind === undefined) return;
+    enterPhase(kind);
+    const started = process.hrtime.bigint();
     let answer: PhaseAnswer;
     try {
       processor ??= hooks.createProcessor();
@@ -109,6 +123,7 @@ export function serveProcessStream(
     if (message.observability_mode) return; // Envoy expects no answer in observability mode.
     if (answer.immediate) answeredImmediately = true;
     write(toProcessingResponse(kind, answer, hooks.onInvalidHeader));
+    hooks.onPhaseTimed?.(kind, Number(process.hrtime.bigint() - started) / 1e9);
   };
 
   call.on('data', (message: WireProcessingRequest) => {

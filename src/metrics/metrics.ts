@@ -1,5 +1,35 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** From 0.1 ms to past Envoy's default 200 ms message timeout. */
+export const PHASE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.5, 1];
+
+export const PHASES = ['request_headers', 'request_body', 'response_headers', 'response_body', 'request_trailers', 'response_trailers'] as const;
+
+/** Why a soft session left its account (routing/move-reason.ts). */
+export const MOVE_REASONS = ['not_configured', 'drained', 'cooling_down', 'credential_failed', 'unhealthy', 'capability', 'flushed', 'preference'] as const;
+
+export const REJECTION_CODES = [
+  'account_domain_unavailable',
+  'capability_unavailable',
+  'no_accounts',
+  'pool_not_found',
+  'processor_unavailable',
+] as const;
+
+/**
+ * Series of bounded label sets start at zero, so a rate over them is 0 rather
+ * than absent before the first event (dashboards and alerts read 0, not "no data").
+ */
+function initialise(metrics: Metrics): void {
+  for (const phase of PHASES) metrics.streamsByPhase.set({ phase }, 0);
+  for (const reason of MOVE_REASONS) metrics.bindingMoves.inc({ reason }, 0);
+  for (const code of REJECTION_CODES) metrics.rejections.inc({ code }, 0);
+  for (const outcome of ['applied', 'refused']) metrics.configReloads.inc({ outcome }, 0);
+  for (const outcome of ['placed', 'proved', 'excluded']) metrics.orphans.inc({ outcome }, 0);
+  for (const kind of ['session', 'anchor']) metrics.proofs.inc({ kind }, 0);
+  metrics.storeDegraded.set(0);
+}
+
 /**
  * Every metric of one processor instance, in a registry of its own (no global
  * registry, so tests and several instances run side by side). Labels carry
@@ -36,6 +66,13 @@ export class Metrics {
   readonly storeDegraded: Gauge;
   readonly nearCache: Counter<'result'>;
   readonly reconciliations: Counter<'outcome'>;
+  readonly phaseSeconds: Histogram<'phase'>;
+  readonly streamsByPhase: Gauge<'phase'>;
+  readonly bindingMoves: Counter<'reason'>;
+  readonly bindingsExpired: Counter<'kind'>;
+  readonly configGeneration: Gauge;
+  readonly configReloads: Counter<'outcome'>;
+  readonly operatorActions: Counter<'action'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -105,6 +142,33 @@ export class Metrics {
       labelNames: ['outcome'],
       registers,
     });
-    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix });
+    this.phaseSeconds = new Histogram({
+      name: `${prefix}phase_seconds`,
+      help: 'Time the processor took to answer one ext_proc message, by phase (Envoy waits at most its message_timeout, 200 ms by default).',
+      labelNames: ['phase'],
+      buckets: PHASE_BUCKETS,
+      registers,
+    });
+    this.streamsByPhase = new Gauge({ name: `${prefix}open_streams_by_phase`, help: 'Open ext_proc streams, by the last phase they received.', labelNames: ['phase'], registers });
+    this.bindingMoves = new Counter({
+      name: `${prefix}binding_moves_total`,
+      help: 'Soft session bindings moved to another account, by why their account was left.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.bindingsExpired = new Counter({ name: `${prefix}bindings_expired_total`, help: 'Bindings the in-memory store removed at the end of their TTL, by kind (Redis expires its own keys unseen).', labelNames: ['kind'], registers });
+    this.configGeneration = new Gauge({ name: `${prefix}config_generation`, help: 'Generation of the configuration in force: 1 at start, one more per applied reload.', registers });
+    this.configReloads = new Counter({ name: `${prefix}config_reloads_total`, help: 'Configuration reloads, applied or refused.', labelNames: ['outcome'], registers });
+    this.operatorActions = new Counter({ name: `${prefix}operator_actions_total`, help: 'Admin API actions taken (drain, undrain, cooldown, reset, flush).', labelNames: ['action'], registers });
+    this.configGeneration.set(1);
+    initialise(this);
+    if (options.defaultMetrics) {
+      collectDefaultMetrics({ register: this.registry, prefix });
+      // Gauges named like counters fail `promtool check metrics`; their per-type
+      // companions (nodejs_active_handles{type}, ...) carry the same numbers.
+      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+        this.registry.removeSingleMetric(`${prefix}${name}`);
+      }
+    }
   }
 }

@@ -1,5 +1,6 @@
 import type { AccountDirectory } from '../accounts/account.js';
 import type { AccountState } from '../accounts/health.js';
+import type { OperatorView } from '../accounts/operator-state.js';
 import type { BindingStore } from '../bindings/store.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logging/logger.js';
@@ -13,6 +14,8 @@ export interface ProcessorContext {
   readonly config: Config;
   readonly directory: AccountDirectory;
   readonly accountState: AccountState;
+  /** Drains and flushes an operator asked for (admin API). */
+  readonly operatorState: OperatorView;
   readonly store: BindingStore;
   readonly metrics: Metrics;
   readonly logger: Logger;

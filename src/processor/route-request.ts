@@ -4,6 +4,7 @@ import { bindingKey, exclusionKey, type Binding, type BindingKey, type BindingSc
 import type { BodyScan } from '../body/json-scan.js';
 import { ANCHOR_PRECEDENCE } from '../ownership/owner-scope.js';
 import { decide, type Anchor, type Decision, type DecisionInput } from '../routing/decide.js';
+import { moveReason } from '../routing/move-reason.js';
 import type { Candidate } from '../routing/select.js';
 import { contentSeed } from '../signals/content-seed.js';
 import type { SignalSource, Signals } from '../signals/signals.js';
@@ -38,10 +39,14 @@ export interface RoutedRequest {
   readonly unknownState: readonly CarriedState[];
   /** The key exclusions are kept under (the session's, else the request's state's; a seed's conversation: its state's). */
   readonly placementKey: BindingKey | undefined;
+  /** What the decision read, for explaining it: the anchors found and the session binding it followed or replaced. */
+  readonly anchors: readonly Anchor[];
+  readonly sessionBinding: StoredBinding | undefined;
+  readonly carried: readonly CarriedState[];
 }
 
 function candidates(context: ProcessorContext, pool: Pool, now: number): Candidate[] {
-  return pool.accounts.map((account) => ({ account, health: context.accountState.view(account.name, now) }));
+  return pool.accounts.map((account) => ({ account, health: context.accountState.view(account.name, now), drained: context.operatorState.isDrained(account.name) }));
 }
 
 export function softBinding(account: Account, now: number): Binding {
@@ -100,6 +105,12 @@ export async function routeRequest(
     else if (state.kind !== 'turn_state') unknownState.push(state);
   });
   let sessionBinding = sessionKey ? found[offset++] : undefined;
+  if (sessionKey && sessionBinding && context.operatorState.isFlushed(sessionBinding, pool.name)) {
+    // An operator flushed it: forget it (only the version read), and place the session afresh.
+    await store.deleteIf(sessionKey, sessionBinding.version);
+    metrics.bindingMoves.inc({ reason: 'flushed' });
+    sessionBinding = undefined;
+  }
   const parentBinding = parentKey ? found[offset++] : undefined;
   const knownTurnState = anchors.some((anchor) => anchor.kind === 'turn_state');
 
@@ -144,7 +155,8 @@ export async function routeRequest(
     exclusion,
     needs,
   });
-  let decision = decide(input(sessionBinding));
+  let decisionInput = input(sessionBinding);
+  let decision = decide(decisionInput);
 
   // A lost race is decided again on the binding that won; twice at most, then we follow it.
   for (let attempt = 0; attempt < 2 && decision.kind === 'route' && sessionKey && decision.sessionWrite !== 'none'; attempt++) {
@@ -155,14 +167,19 @@ export async function routeRequest(
       if (result.created || result.binding.account === decision.account.name) break;
       sessionBinding = result.binding;
     } else {
+      const previous = sessionBinding ? decisionInput.candidates.find((candidate) => candidate.account.name === sessionBinding!.account) : undefined;
       const result = await store.compareAndSet(sessionKey, sessionBinding?.version, binding);
       metrics.bindingsWritten.inc({ kind: 'session', mode: 'move' });
-      if (result.written) break;
+      if (result.written) {
+        metrics.bindingMoves.inc({ reason: moveReason(previous, decisionInput.context, needs) });
+        break;
+      }
       sessionBinding = result.binding;
     }
     // Another request (or replica) changed this session first: follow it.
     metrics.bindingRaces.inc();
-    decision = decide(input(sessionBinding));
+    decisionInput = input(sessionBinding);
+    decision = decide(decisionInput);
   }
-  return { decision, stickyKey, sessionKey, unknownState, placementKey: exclusionAt };
+  return { decision, stickyKey, sessionKey, unknownState, placementKey: exclusionAt, anchors, sessionBinding, carried };
 }

@@ -5,7 +5,7 @@ import { OWNER_SCOPE } from '../ownership/owner-scope.js';
 import type { SignalSource } from '../signals/signals.js';
 import { place } from './placement.js';
 import type { Candidate, SelectionContext } from './select.js';
-import { inDomain, pickLeastLoaded, usableAt } from './select.js';
+import { acceptsNewSessions, inDomain, pickLeastLoaded, usableAt } from './select.js';
 
 /** A learned binding that names the account holding some of the request's state. */
 export interface Anchor {
@@ -138,8 +138,10 @@ function noAccounts(strength: Strength, source: SignalSource | 'none'): RejectDe
  * the same over all of them (the upstream answers).
  */
 function choose(candidates: readonly Candidate[], input: DecisionInput): Account | undefined {
-  const usable = candidates.filter(usableAt(input.context));
-  const preferred = usable.filter((candidate) => hasCapabilities(candidate.account.profile, input.needs.preferred));
+  const accepting = candidates.filter(acceptsNewSessions(input.context));
+  const preferred = accepting.filter((candidate) => hasCapabilities(candidate.account.profile, input.needs.preferred));
+  // Drained accounts come back only when nothing else is usable (an operator drained everything).
+  const usable = accepting.length > 0 ? accepting : candidates.filter(usableAt(input.context));
   const pool = preferred.length > 0 ? preferred : usable.length > 0 ? usable : candidates;
   if (input.placementKey === undefined) return pickLeastLoaded(pool, input.context);
   return place(input.placementKey, pool, input.context.policy);
@@ -150,6 +152,12 @@ function servesPreferences(own: Candidate, capable: readonly Candidate[], input:
   if (hasCapabilities(own.account.profile, input.needs.preferred)) return true;
   const usable = usableAt(input.context);
   return !capable.some((candidate) => usable(candidate) && hasCapabilities(candidate.account.profile, input.needs.preferred));
+}
+
+/** Failing over inside a domain, drained accounts are the last resort. */
+function preferAccepting(usable: readonly Candidate[], input: DecisionInput): readonly Candidate[] {
+  const accepting = usable.filter(acceptsNewSessions(input.context));
+  return accepting.length > 0 ? accepting : usable;
 }
 
 /** Where state readable in `domain` goes: its own account, else placement inside the domain. */
@@ -165,7 +173,7 @@ function withinDomain(
     if (own && own.account.domain === domain && usable(own)) return { account: own.account, outcome: 'bound' };
   }
   const sameDomain = candidates.filter(inDomain(domain));
-  const usableSameDomain = sameDomain.filter(usable);
+  const usableSameDomain = preferAccepting(sameDomain.filter(usable), input);
   if (usableSameDomain.length > 0) {
     const account = input.placementKey !== undefined ? place(input.placementKey, usableSameDomain, input.context.policy) : pickLeastLoaded(usableSameDomain, input.context);
     return { account: account!, outcome: 'domain_failover' };
@@ -269,7 +277,7 @@ export function decide(input: DecisionInput): Decision {
       if (resolved) return route(input, resolved.account, { strength, source, outcome: resolved.outcome });
       // Its account cannot serve this request: it goes elsewhere, the hard binding stays.
       return route(input, choose(capable, input)!, { strength, source, outcome: 'moved' });
-    } else if (own && usableAt(input.context)(own) && servesPreferences(own, capable, input)) {
+    } else if (own && acceptsNewSessions(input.context)(own) && servesPreferences(own, capable, input)) {
       return route(input, own.account, { strength, source, outcome: 'bound' });
     }
     const moved = choose(capable, input)!;
@@ -280,9 +288,9 @@ export function decide(input: DecisionInput): Decision {
   if (input.parentBinding) {
     const parent = input.parentBinding;
     const own = findCandidate(capable, parent.account);
-    const usable = capable.filter(usableAt(input.context));
+    const usable = capable.filter(acceptsNewSessions(input.context));
     const account =
-      (own && usableAt(input.context)(own) ? own.account : undefined) ??
+      (own && acceptsNewSessions(input.context)(own) ? own.account : undefined) ??
       (input.placementKey !== undefined ? place(input.placementKey, usable.filter(inDomain(parent.domain)), input.context.policy) : undefined);
     if (account) {
       return route(input, account, { strength: strength === 'none' ? 'soft' : strength, source: 'parent_thread', outcome: 'parent', sessionWrite: createIfNew });

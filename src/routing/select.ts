@@ -6,6 +6,8 @@ import { isNearLimit, isUsable } from '../accounts/health.js';
 export interface Candidate {
   readonly account: Account;
   readonly health: AccountHealthView;
+  /** An operator drained it (accounts/operator-state.ts): no new sessions, soft ones move away. */
+  readonly drained?: boolean;
 }
 
 /** Chooses among equally good accounts; the edge keeps its state (weighted round robin). */
@@ -20,6 +22,8 @@ export interface SelectionContext {
 // Filters: each narrows the candidates.
 export const inDomain = (domain: string) => (candidate: Candidate) => candidate.account.domain === domain;
 export const usableAt = (context: SelectionContext) => (candidate: Candidate) => isUsable(candidate.health, context.policy, context.now);
+/** Usable and not drained: may take a new session or a soft one moving in. */
+export const acceptsNewSessions = (context: SelectionContext) => (candidate: Candidate) => candidate.drained !== true && isUsable(candidate.health, context.policy, context.now);
 
 /** An account near its usage window counts as this many times more loaded. */
 export const NEAR_LIMIT_PENALTY = 4;

@@ -45,7 +45,7 @@ const failure = (args: string[]): string => {
 
 describe(`charts/codex-affinity with ${helmVersion()}`, () => {
   it('the documented variants are the examples folder', () => {
-    expect(Object.keys(VARIANTS)).toEqual(['default', 'credentials', 'pools', 'redis']);
+    expect(Object.keys(VARIANTS)).toEqual(['default', 'credentials', 'observability', 'pools', 'redis']);
   });
 
   it('Chart.yaml: a v2 application chart of this package\'s version', () => {
