@@ -24,7 +24,7 @@ import type { BindingStore } from './bindings/store.js';
 import type { Config } from './config/schema.js';
 import { loadExternalProcessor } from './extproc/proto.js';
 import { serveProcessStream } from './extproc/stream.js';
-import { grpcBindAddress, grpcServerCredentials } from './extproc/listener.js';
+import { grpcBindAddress, grpcServerCredentials, listenerExposure } from './extproc/listener.js';
 import type { WireProcessingRequest, WireProcessingResponse } from './extproc/wire-types.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { Metrics } from './metrics/metrics.js';
@@ -228,6 +228,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const health = new HealthImplementation({ '': 'SERVING', 'envoy.service.ext_proc.v3.ExternalProcessor': 'SERVING' });
   health.addToServer(grpcServer);
 
+  const exposure = listenerExposure(config.grpc, config.accounts.some((account) => account.credential !== undefined));
+  if (exposure !== undefined) logger.warn({ host: config.grpc.host }, exposure);
   const grpcPort = await new Promise<number>((resolve, reject) => {
     grpcServer.bindAsync(grpcBindAddress(config.grpc), grpcServerCredentials(config.grpc), (error, port) =>
       error ? reject(error) : resolve(port),

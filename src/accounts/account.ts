@@ -19,6 +19,7 @@ export interface PoolTenancy {
   readonly injectsCredentials: boolean;
   readonly anonymous: 'refuse' | 'allow';
   readonly unknownStoredReferences: 'refuse' | 'place';
+  readonly websockets: 'refuse' | 'allow';
 }
 
 /** The accounts that serve one group of clients. */
@@ -42,6 +43,7 @@ export function resolveTenancy(injectsCredentials: boolean, settings: TenancySet
     injectsCredentials,
     anonymous: settings.anonymous ?? defaults.anonymous ?? (injectsCredentials ? 'refuse' : 'allow'),
     unknownStoredReferences: settings.unknownStoredReferences ?? defaults.unknownStoredReferences ?? (injectsCredentials ? 'refuse' : 'place'),
+    websockets: settings.websockets ?? defaults.websockets ?? (injectsCredentials ? 'refuse' : 'allow'),
   };
 }
 

@@ -19,15 +19,21 @@ export interface InputItemScan {
   readonly id: string | undefined;
   /** True when the item has a non-empty string `encrypted_content`. */
   readonly hasEncryptedContent: boolean;
+  /** True when the item has a `role` (a message, whose `type` may be left out). */
+  readonly hasRole: boolean;
   readonly span: Span;
 }
 
 /**
  * An item that only the account (project) that stored it can resolve: an
- * `item_reference`, or a reasoning item sent by id without its encrypted content.
+ * `item_reference` (whose `type` the API lets callers leave out: an id with
+ * neither type nor role), or a reasoning item sent by id without its encrypted content.
  */
 export function isStoredReference(item: InputItemScan): boolean {
-  return item.id !== undefined && (item.type === 'item_reference' || (item.type === 'reasoning' && !item.hasEncryptedContent));
+  return (
+    item.id !== undefined &&
+    (item.type === 'item_reference' || (item.type === undefined && !item.hasRole) || (item.type === 'reasoning' && !item.hasEncryptedContent))
+  );
 }
 
 export interface Member {
@@ -226,16 +232,17 @@ class Scanner {
     const byte = this.peek();
     if (byte !== OPEN_BRACE) {
       const span = this.skipValue(2);
-      return { type: undefined, id: undefined, hasEncryptedContent: false, span };
+      return { type: undefined, id: undefined, hasEncryptedContent: false, hasRole: false, span };
     }
     const start = this.position;
     this.position++;
     let type: string | undefined;
     let id: string | undefined;
     let hasEncryptedContent = false;
+    let hasRole = false;
     if (this.peek() === CLOSE_BRACE) {
       this.position++;
-      return { type, id, hasEncryptedContent, span: { start, end: this.position } };
+      return { type, id, hasEncryptedContent, hasRole, span: { start, end: this.position } };
     }
     for (;;) {
       if (this.peek() !== QUOTE) this.fail('expected object key');
@@ -245,6 +252,9 @@ class Scanner {
         const value = this.peek() === QUOTE ? this.readString() : (this.skipValue(3), undefined);
         if (key === 'type') type = value;
         else id = value;
+      } else if (key === 'role') {
+        hasRole = true;
+        this.skipValue(3);
       } else if (key === 'encrypted_content') {
         const span = this.skipValue(3);
         // A non-empty string: more than the two quote bytes.
@@ -254,7 +264,7 @@ class Scanner {
       }
       const next = this.peek();
       this.position++;
-      if (next === CLOSE_BRACE) return { type, id, hasEncryptedContent, span: { start, end: this.position } };
+      if (next === CLOSE_BRACE) return { type, id, hasEncryptedContent, hasRole, span: { start, end: this.position } };
       if (next !== COMMA) {
         this.position--;
         this.fail("expected ',' or '}'");

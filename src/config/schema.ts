@@ -82,6 +82,11 @@ const tenancySchema = z.strictObject({
    * stored here: `refuse` answers 404; `place` guesses an account (orphan placement).
    */
   unknownStoredReferences: z.enum(['refuse', 'place']).optional(),
+  /**
+   * WebSocket sessions (Responses over WebSocket): their frames, and the
+   * references they carry, pass out of the processor's sight.
+   */
+  websockets: z.enum(['refuse', 'allow']).optional(),
 });
 
 const poolSchema = z.strictObject({

@@ -3,8 +3,7 @@ import type { Logger } from '../logging/logger.js';
 import { isValidHeaderValue } from '../extproc/headers.js';
 import { SecretValue, describeSource, SecretUnavailableError, type SecretSourceConfig } from './secret-source.js';
 
-/** Client credential headers that never travel to an account whose credential we hold. */
-const CLIENT_CREDENTIAL_HEADERS = ['cookie', 'x-api-key', 'api-key', 'chatgpt-account-id', 'openai-organization', 'openai-project'] as const;
+import { CLIENT_CREDENTIAL_HEADERS } from './client-credentials.js';
 
 interface AccountCredential {
   headers(): Array<readonly [string, string]>;

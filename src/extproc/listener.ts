@@ -38,3 +38,15 @@ export function grpcServerCredentials(listener: Config['grpc']): grpc.ServerCred
   const clientCa = tls.clientCaFile !== undefined ? readPem(tls.clientCaFile, 'clientCaFile') : null;
   return grpc.ServerCredentials.createSsl(clientCa, [keyPair], clientCa !== null);
 }
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/**
+ * Why the listener is exposed, or undefined when it is not: every routed answer
+ * carries the injected credential, so a plaintext port off loopback hands it to
+ * whoever reaches the port.
+ */
+export function listenerExposure(listener: Config['grpc'], injectsCredentials: boolean): string | undefined {
+  if (!injectsCredentials || listener.socket !== undefined || listener.tls !== undefined || LOOPBACK.test(listener.host)) return undefined;
+  return `grpc.host ${listener.host} is not loopback and grpc.tls is not set: the answers on this port carry the accounts' credentials; restrict it (NetworkPolicy) or set grpc.tls with clientCaFile`;
+}

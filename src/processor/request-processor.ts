@@ -5,7 +5,8 @@ import { CONTINUE, type PhaseAnswer } from '../extproc/phase-answer.js';
 import { pruneUnreadable, type PrunedRequest } from '../healing/prune-unreadable.js';
 import { readRequestBody, type ReadableBody } from '../request/read-body.js';
 import { isWebSocketUpgrade, splitPath, storesByDefault, type RequestView } from '../request/request-view.js';
-import { storedObjectCall, type StoredObjectCall } from '../request/stored-object-call.js';
+import { referencedItemIds, storedObjectCall, type StoredObjectCall } from '../request/stored-object-call.js';
+import { CLIENT_CREDENTIAL_HEADERS } from '../credentials/client-credentials.js';
 import { extractSignals, TURN_STATE_HEADER, type Signals } from '../signals/signals.js';
 import type { ProcessorContext } from './context.js';
 import { openAiError, processorUnavailable } from './errors.js';
@@ -29,8 +30,9 @@ interface Healing {
 }
 
 /** A call on a stored object carries that object as its state: the conversation, or the response by id. */
-function objectCallSignals(headers: ReadonlyMap<string, string>, call: StoredObjectCall): Signals {
-  const signals = extractSignals(headers);
+function objectCallSignals(headers: ReadonlyMap<string, string>, call: StoredObjectCall, itemIds: readonly string[]): Signals {
+  const headerSignals = extractSignals(headers);
+  const signals = itemIds.length > 0 ? { ...headerSignals, hasStoredReference: true, storedItemIds: itemIds } : headerSignals;
   if (call.kind === 'conversation') return { ...signals, conversation: call.id };
   if (call.kind === 'response') return { ...signals, previousResponseId: call.id };
   return signals;
@@ -52,6 +54,8 @@ export class AffinityRequestProcessor implements RequestProcessor {
   private finished = false;
   private accountCounted: string | undefined;
   private objectCall: StoredObjectCall | undefined;
+  /** Items a call on a stored object refers to by id (POST .../items, POST /v1/conversations). */
+  private objectItemIds: readonly string[] = [];
 
   constructor(private readonly context: ProcessorContext) {}
 
@@ -60,7 +64,8 @@ export class AffinityRequestProcessor implements RequestProcessor {
     const clusterHeader = config.routing.clusterHeader;
     const { path, query } = splitPath(headers.get(':path') ?? '');
     const view: RequestView = { method: (headers.get(':method') ?? '').toUpperCase(), path, query, headers, endOfStream };
-    const upgrade = isWebSocketUpgrade(view);
+    // Only a GET opens a WebSocket; a POST that says "upgrade" is read like any POST.
+    const upgrade = view.method === 'GET' && isWebSocketUpgrade(view);
     this.upgrade = upgrade;
     const inference = this.context.inferencePaths.has(view.path) && (view.method === 'POST' || (upgrade && view.method === 'GET'));
     this.objectCall = !inference && !upgrade && config.routing.storedObjectCalls ? storedObjectCall(view) : undefined;
@@ -70,8 +75,11 @@ export class AffinityRequestProcessor implements RequestProcessor {
       // Not ours: no body buffering, no response processing. A client-sent
       // cluster header must not steer Envoy to an account either.
       const passThrough: PhaseAnswer = { modeOverride: { requestBody: 'NONE', responseBody: 'NONE', responseHeaders: 'SKIP' } };
-      if (!headers.has(clusterHeader)) return passThrough;
-      return { ...passThrough, headers: { set: [], remove: [clusterHeader] }, clearRouteCache: true };
+      // Where the pool lends its credentials, the client's credential is the gateway's key: never the upstream's business.
+      const lending = this.context.directory.pools.get(requestScope(headers, config.routing).pool)?.tenancy.injectsCredentials === true;
+      const remove = [...(headers.has(clusterHeader) ? [clusterHeader] : []), ...(lending ? CLIENT_CREDENTIAL_HEADERS.filter((name) => headers.has(name)) : [])];
+      if (remove.length === 0) return passThrough;
+      return { ...passThrough, headers: { set: [], remove }, clearRouteCache: true };
     }
     this.view = view;
     this.scope = requestScope(headers, config.routing);
@@ -88,6 +96,14 @@ export class AffinityRequestProcessor implements RequestProcessor {
       metrics.rejections.inc({ code: 'principal_required' });
       return {
         immediate: openAiError(401, 'principal_required', 'This gateway needs to know who is calling: send your gateway credential in the Authorization header.'),
+      };
+    }
+    if (upgrade && pool.tenancy.websockets === 'refuse') {
+      // A WebSocket's frames (previous_response_id, prompt_cache_key) pass out of the processor's sight.
+      this.decided = true;
+      metrics.rejections.inc({ code: 'websocket_not_allowed' });
+      return {
+        immediate: openAiError(403, 'websocket_not_allowed', 'This gateway does not open WebSocket sessions with shared credentials. Use HTTP (server-sent events) instead.'),
       };
     }
     if (endOfStream || upgrade) {
@@ -107,8 +123,8 @@ export class AffinityRequestProcessor implements RequestProcessor {
     if (this.decided || !this.view) return CONTINUE;
     // In BUFFERED mode this is the whole body; in a partial mode only the first
     // answer can still change headers, so the decision is taken here either way.
-    // A call on a stored object is routed by its path: its body is not read.
-    if (this.objectCall) return this.decide(undefined);
+    // A call on a stored object is routed by its path; of its body only the items it refers to are read.
+    if (this.objectCall) return this.objectCallBody(body, endOfStream);
     let prepared: ReturnType<typeof readRequestBody>;
     try {
       prepared = readRequestBody(body, endOfStream, this.view.headers, this.context.config.limits.maxBodyBytes, this.context.metrics);
@@ -120,7 +136,35 @@ export class AffinityRequestProcessor implements RequestProcessor {
       const limit = this.context.config.limits.maxBodyBytes;
       return { immediate: openAiError(413, 'request_too_large', `The request body is larger than this gateway accepts (${limit} bytes).`) };
     }
+    if (prepared.kind === 'headers_only' && prepared.unreadable !== undefined && this.pool!.tenancy.injectsCredentials) return this.refuseUnreadable();
     return this.decide(prepared.kind === 'json' ? prepared.body : undefined);
+  }
+
+  /**
+   * POST /v1/conversations and .../items take items as `input` does, item
+   * references among them: those are stored references like any other.
+   */
+  private objectCallBody(body: Buffer, endOfStream: boolean): Promise<PhaseAnswer> | PhaseAnswer {
+    if (this.objectCall?.kind === 'response' || body.length === 0) return this.decide(undefined);
+    let prepared: ReturnType<typeof readRequestBody>;
+    try {
+      prepared = readRequestBody(body, endOfStream, this.view!.headers, this.context.config.limits.maxBodyBytes, this.context.metrics);
+    } catch (error) {
+      return this.failClosed(error);
+    }
+    const items = prepared.kind === 'json' ? referencedItemIds(prepared.body.buffer) : undefined;
+    if (items === undefined && this.pool!.tenancy.injectsCredentials) return this.refuseUnreadable();
+    this.objectItemIds = items ?? [];
+    return this.decide(undefined);
+  }
+
+  /** A body the processor cannot read may hide references: where credentials are lent, it does not go upstream. */
+  private refuseUnreadable(): PhaseAnswer {
+    this.decided = true;
+    this.context.metrics.rejections.inc({ code: 'unreadable_body' });
+    return {
+      immediate: openAiError(400, 'unreadable_body', 'The request body could not be read as JSON (check Content-Type and Content-Encoding).'),
+    };
   }
 
   /**
@@ -153,7 +197,7 @@ export class AffinityRequestProcessor implements RequestProcessor {
     const pool = this.pool!;
     const scope = this.scope!;
     let body = requestBody;
-    let signals = this.objectCall ? objectCallSignals(view.headers, this.objectCall) : extractSignals(view.headers, body);
+    let signals = this.objectCall ? objectCallSignals(view.headers, this.objectCall, this.objectItemIds) : extractSignals(view.headers, body);
     let healing: Healing | undefined;
     if (config.healing.enabled && body && (signals.hasEncryptedContent || signals.hasStoredReference || signals.previousResponseId !== undefined)) {
       // A healed session's client keeps resending its old reasoning: drop it on every turn.

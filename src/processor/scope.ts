@@ -1,16 +1,17 @@
 import { createHash } from 'node:crypto';
+import { CLIENT_KEY_HEADERS } from '../credentials/client-credentials.js';
 import { DEFAULT_POOL } from '../accounts/account.js';
 import type { BindingScope } from '../bindings/binding.js';
 
 /** The principal of a request that names none (no principal header, no client credential). */
 export const ANONYMOUS_PRINCIPAL = 'anonymous';
 
-const CREDENTIAL_HEADERS = ['authorization', 'x-api-key', 'api-key'] as const;
 
 /**
  * Pool and principal of a request. The principal is the configured header (set
- * by Envoy's authn) or a hash of the client's credential, so one client can
- * never read, steer or evict another's bindings.
+ * by Envoy's authn; when it is configured and absent, the request is anonymous)
+ * or else a hash of the client's credential, so one client can never read,
+ * steer or evict another's bindings.
  */
 export function requestScope(
   headers: ReadonlyMap<string, string>,
@@ -18,10 +19,11 @@ export function requestScope(
 ): BindingScope {
   const pool = (options.poolHeader && headers.get(options.poolHeader)?.trim()) || DEFAULT_POOL;
   if (options.principalHeader) {
+    // Where authn names the caller, nothing else does: a made-up bearer token is no identity.
     const principal = headers.get(options.principalHeader)?.trim();
-    if (principal) return { pool, principal: `header:${principal}` };
+    return { pool, principal: principal ? `header:${principal}` : ANONYMOUS_PRINCIPAL };
   }
-  for (const name of CREDENTIAL_HEADERS) {
+  for (const name of CLIENT_KEY_HEADERS) {
     const credential = headers.get(name);
     if (credential) return { pool, principal: `credential:${createHash('sha256').update(credential).digest('base64url').slice(0, 24)}` };
   }

@@ -5,6 +5,7 @@ import type { ReadableBody } from '../request/read-body.js';
 import type { RequestView } from '../request/request-view.js';
 import { continuityKey } from '../rewrite/continuity.js';
 import { rewriteRequest } from '../rewrite/request-rewrite.js';
+import { NO_PROFILE_RULES } from '../rewrite/profiles.js';
 import { websocketHandshakeChanges } from '../rewrite/websocket-handshake.js';
 import type { RouteDecision } from '../routing/decide.js';
 import { TURN_STATE_HEADER, type Signals } from '../signals/signals.js';
@@ -52,15 +53,15 @@ export function upstreamChanges(context: ProcessorContext, request: UpstreamRequ
   let newBody: Buffer | undefined;
   let streamForced = false;
   let storeForcedOff = false;
-  if (config.rewrite.enabled && request.rewrite) {
-    // Tenants who borrow the account's credential must not share its cache keys.
-    const isolate = context.credentials.has(account.name);
+  // Tenants who borrow the account's credential must not share its cache keys, whether or not profiles rewrite.
+  const isolate = context.credentials.has(account.name);
+  if ((config.rewrite.enabled || isolate) && request.rewrite) {
     const rewrite = rewriteRequest({
       path: view.path,
       query: view.query,
       headers: view.headers,
       body,
-      rules: context.rewriteRules.get(account.name)!,
+      rules: config.rewrite.enabled ? context.rewriteRules.get(account.name)! : NO_PROFILE_RULES,
       continuity: config.rewrite.continuity || isolate ? continuityKey(request.scope, request.stickyKey, request.signals.promptCacheKey, isolate) : undefined,
       sessionHeaders: config.rewrite.sessionHeaders,
       isolate,

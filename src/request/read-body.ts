@@ -12,7 +12,11 @@ export interface ReadableBody {
   readonly decodedFrom: string | undefined;
 }
 
-export type PreparedBody = { kind: 'json'; body: ReadableBody } | { kind: 'headers_only' } | { kind: 'too_large' };
+export type PreparedBody =
+  | { kind: 'json'; body: ReadableBody }
+  /** No body to read, or (with `unreadable`) a body that could not be read as JSON, and why. */
+  | { kind: 'headers_only'; unreadable?: string }
+  | { kind: 'too_large' };
 
 /** The body as JSON to read and edit: decoded, size-checked, scanned; or why not. */
 export function readRequestBody(
@@ -29,7 +33,7 @@ export function readRequestBody(
   if (body.length > maxBodyBytes) return tooLarge();
   const headersOnly = (reason: string): PreparedBody => {
     metrics.bodyScanFailures.inc({ reason });
-    return { kind: 'headers_only' };
+    return { kind: 'headers_only', unreadable: reason };
   };
   if (!endOfStream) return headersOnly('partial_body');
   if (body.length === 0) return { kind: 'headers_only' };

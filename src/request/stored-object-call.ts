@@ -44,3 +44,29 @@ export function storedObjectCall(view: RequestView): StoredObjectCall | undefine
   }
   return undefined;
 }
+
+/**
+ * Ids of the items a stored-object call's body refers to (`items` of POST
+ * /v1/conversations and /v1/conversations/{id}/items): item references, typed
+ * or not. Undefined when the body is not a JSON object. These bodies are small
+ * and rare, so they are parsed whole.
+ */
+export function referencedItemIds(body: Buffer): string[] | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  const items = (parsed as { items?: unknown }).items;
+  if (!Array.isArray(items)) return [];
+  const ids: string[] = [];
+  for (const item of items) {
+    if (typeof item !== 'object' || item === null) continue;
+    const { id, type, role } = item as { id?: unknown; type?: unknown; role?: unknown };
+    if (typeof id !== 'string') continue;
+    if (type === 'item_reference' || ((type === undefined || type === null) && role === undefined)) ids.push(id);
+  }
+  return ids;
+}

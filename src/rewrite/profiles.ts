@@ -43,6 +43,9 @@ export const PROFILE_RULES: Readonly<Record<Profile, ProfileRules>> = {
   },
 };
 
+/** Rules that change nothing: with rewrites off, only continuity isolation still applies. */
+export const NO_PROFILE_RULES: ProfileRules = PROFILE_RULES.openai;
+
 export interface RulesOverride {
   readonly force?: Readonly<Record<string, boolean | string | number | null>> | undefined;
   readonly remove?: readonly string[] | undefined;

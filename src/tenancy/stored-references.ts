@@ -57,6 +57,9 @@ export async function judgeUnknownReferences(store: BindingStore, pool: Pool, un
   if (first === undefined) return { kind: 'accept' };
   if (pool.tenancy.unknownStoredReferences === 'refuse') return { kind: 'refuse', reference: first.kind, reason: 'unknown' };
   if (!keepsClaims(pool)) return { kind: 'accept' };
+  // While the store is away a missing claim proves nothing: never let a foreign reference through then.
+  const degraded = (): boolean => store.isDegraded === true;
+  if (degraded()) return { kind: 'refuse', reference: first.kind, reason: 'unknown' };
   const keys: BindingKey[] = [];
   const kinds: BindingKind[] = [];
   for (const state of stored) {
@@ -66,6 +69,7 @@ export async function judgeUnknownReferences(store: BindingStore, pool: Pool, un
     }
   }
   const claims = await store.read(keys);
+  if (degraded()) return { kind: 'refuse', reference: first.kind, reason: 'unknown' };
   const foreign = claims.findIndex((claim) => claim !== undefined);
   return foreign === -1 ? { kind: 'accept' } : { kind: 'refuse', reference: kinds[foreign]!, reason: 'foreign' };
 }

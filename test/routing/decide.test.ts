@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Account, Pool } from '../../src/accounts/account.js';
+import { resolveTenancy, type Account, type Pool } from '../../src/accounts/account.js';
 import { HEALTHY, type AccountHealthView } from '../../src/accounts/health.js';
 import type { Exclusion, StoredBinding } from '../../src/bindings/binding.js';
 import { decide, type Anchor, type DecisionInput } from '../../src/routing/decide.js';
@@ -25,7 +25,7 @@ const anchor = (kind: Anchor['kind'], to: Account): Anchor => ({
 
 function input(overrides: Partial<DecisionInput> & { health?: Record<string, AccountHealthView>; accounts?: Account[] }): DecisionInput {
   const accounts = overrides.accounts ?? [A1, A2, B1];
-  const pool: Pool = { name: 'default', accounts, tenancy: { injectsCredentials: false, anonymous: 'allow', unknownStoredReferences: 'place' } };
+  const pool: Pool = { name: 'default', accounts, tenancy: resolveTenancy(false, {}, {}) };
   const candidates: Candidate[] = accounts.map((entry) => ({ account: entry, health: overrides.health?.[entry.name] ?? healthy }));
   return {
     pool,

@@ -2,7 +2,7 @@
 // soft sessions move off it, hard sessions stay until they end, and when everything is
 // drained the pool still answers.
 import { describe, expect, it } from 'vitest';
-import type { Account, Pool } from '../../src/accounts/account.js';
+import { resolveTenancy, type Account, type Pool } from '../../src/accounts/account.js';
 import { HEALTHY, type AccountHealthView } from '../../src/accounts/health.js';
 import type { StoredBinding } from '../../src/bindings/binding.js';
 import { decide, type Anchor, type DecisionInput } from '../../src/routing/decide.js';
@@ -20,7 +20,7 @@ const binding = (to: Account, strength: StoredBinding['strength']): StoredBindin
 
 function input(drained: readonly string[], overrides: Partial<DecisionInput> = {}, health: Record<string, AccountHealthView> = {}): DecisionInput {
   const candidates: Candidate[] = ALL.map((entry) => ({ account: entry, health: health[entry.name] ?? HEALTHY, drained: drained.includes(entry.name) }));
-  const pool: Pool = { name: 'default', accounts: ALL, tenancy: { injectsCredentials: false, anonymous: 'allow', unknownStoredReferences: 'place' } };
+  const pool: Pool = { name: 'default', accounts: ALL, tenancy: resolveTenancy(false, {}, {}) };
   return {
     pool,
     candidates,
