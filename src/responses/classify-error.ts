@@ -78,42 +78,123 @@ export function parseTryAgainIn(message: string): number | undefined {
 
 /** Codes that say the credential or the account cannot be used at all. */
 const CREDENTIAL_CODES = new Set(['invalid_api_key', 'account_deactivated', 'organization_deactivated', 'invalid_organization', 'token_expired', 'token_invalidated']);
-/** A 403 that speaks of the key, the account or the organisation being unusable. Bounded, no backtracking. */
+/** A 401/403 that speaks of the key, the account or the organisation being unusable. Bounded, no backtracking. */
 const ACCOUNT_UNUSABLE = /\b(api key|account|organization|organisation|workspace)\b[^.]{0,60}\b(deactivated|disabled|suspended|revoked|banned|invalid)\b/i;
+
+/**
+ * Codes that say the error is about this request (its model, its parameters), never
+ * about the account: with one of them, no message text can change account state.
+ * `invalid_request_error` is the ChatGPT backend's generic code for a bad request
+ * (its message is still read for a refused session state, which changes no account
+ * state). The *type* invalid_request_error says nothing here: OpenAI sends it with
+ * invalid_api_key and with an account-deactivated message too.
+ */
+function isPerRequestCode(code: string): boolean {
+  return (
+    code === 'model_not_found' ||
+    code.startsWith('unsupported_') ||
+    code.startsWith('invalid_') ||
+    code.startsWith('missing_') ||
+    code.startsWith('mutually_exclusive_') ||
+    /_(above_max|below_min)_/.test(code)
+  );
+}
+
+const QUOTES = '`"\'';
+const WORD = /[\p{L}\p{N}_]/u;
+
+/**
+ * The message without the spans the upstream quotes, which is where it copies values
+ * from the request (model, project, item and parameter names): text in backticks,
+ * double quotes and single quotes (a single quote inside a word is an apostrophe, not a
+ * quote). Each span runs from its opening quote to the last quote of the same kind, so a
+ * quoted value that itself contains that quote character is removed whole; a quote that
+ * is never closed (a message cut at the read limit) removes the rest of the message.
+ * One pass over the (bounded) message, no regular expression: linear time.
+ */
+export function withoutQuotedSpans(message: string): string {
+  const isWord = (index: number): boolean => index >= 0 && index < message.length && WORD.test(message[index]!);
+  const opensQuote = (index: number): boolean => message[index] !== "'" || !isWord(index - 1);
+  const closesQuote = (index: number): boolean => message[index] !== "'" || !isWord(index + 1);
+  const last = new Map<string, number>();
+  for (let index = message.length - 1; index >= 0; index--) {
+    const char = message[index]!;
+    if (QUOTES.includes(char) && !last.has(char) && closesQuote(index)) last.set(char, index);
+  }
+  let out = '';
+  let from = 0;
+  for (let index = 0; index < message.length; index++) {
+    const char = message[index]!;
+    if (!QUOTES.includes(char) || !opensQuote(index)) continue;
+    const close = last.get(char) ?? -1;
+    out += `${message.slice(from, index)}${char}${char}`;
+    if (close <= index) return out;
+    index = close;
+    from = close + 1;
+  }
+  return out + message.slice(from);
+}
 
 export function classifyError(status: number, body: unknown, now: number): ErrorClassification {
   const fields = fieldsOf(body);
   const code = fields.code ?? '';
   const type = fields.type ?? '';
-  const message = fields.message;
+  // Every pattern below reads the upstream's own words only: quoted request values are gone.
+  const message = withoutQuotedSpans(fields.message);
   const lower = message.toLowerCase();
-  if (code === 'invalid_encrypted_content' || /encrypted content.*could not be (verified|decrypted)/i.test(message)) {
-    return { errorClass: 'invalid_encrypted_content' };
-  }
-  if (code === 'previous_response_not_found' || /previous response with id .* not found/i.test(message) || /invalid `?previous_response_id`?/i.test(message)) {
-    return { errorClass: 'previous_response_not_found' };
-  }
-  if (/item with id .* not found/i.test(message)) return { errorClass: 'item_not_found' };
-  if (status === 404 && (lower.includes('conversation') || lower.includes('response')) && lower.includes('not found')) return { errorClass: 'stored_object_not_found' };
-  if (code === 'usage_limit_reached' || type === 'usage_limit_reached' || lower.includes('usage limit')) {
-    const resetAt = fields.resetsAt !== undefined ? fields.resetsAt * 1000 : fields.resetsInSeconds !== undefined ? now + fields.resetsInSeconds * 1000 : undefined;
-    return { errorClass: 'usage_limit_reached', ...(resetAt !== undefined && resetAt > now ? { resetAt } : {}) };
-  }
+
+  // 1. A structured code (or type) that names a class decides.
+  if (code === 'invalid_encrypted_content') return { errorClass: 'invalid_encrypted_content' };
+  if (code === 'previous_response_not_found') return { errorClass: 'previous_response_not_found' };
+  if (code === 'usage_limit_reached' || type === 'usage_limit_reached') return usageLimit(fields, now);
   if (code === 'insufficient_quota' || type === 'insufficient_quota') return { errorClass: 'insufficient_quota' };
-  if (lower.includes('request too large')) return { errorClass: 'request_too_large' };
-  if (code === 'rate_limit_exceeded' || type === 'rate_limit_exceeded' || status === 429) {
-    const wait = parseTryAgainIn(message);
-    return { errorClass: 'rate_limit_exceeded', ...(wait !== undefined ? { resetAt: now + wait } : {}) };
+  if (code === 'rate_limit_exceeded' || type === 'rate_limit_exceeded') {
+    // The same code, for one request larger than the per-minute limit: the sentence starts so.
+    return lower.startsWith('request too large') ? { errorClass: 'request_too_large' } : rateLimit(message, now);
   }
-  if (code === 'server_is_overloaded' || lower.includes('overloaded')) return { errorClass: 'server_is_overloaded' };
-  if (code === 'context_length_exceeded' || lower.includes('context window') || lower.includes('maximum context length')) {
-    return { errorClass: 'context_length_exceeded' };
+  if (code === 'server_is_overloaded') return { errorClass: 'server_is_overloaded' };
+  if (code === 'context_length_exceeded') return { errorClass: 'context_length_exceeded' };
+  if (code === 'unsupported_parameter') return { errorClass: 'unsupported_parameter' };
+  if (CREDENTIAL_CODES.has(code)) return { errorClass: 'credentials' };
+
+  // 2. No such code (absent, null, generic or unknown): the message, then the status.
+  const perRequestCode = isPerRequestCode(code);
+  // Meanings about this request or this session alone (no account state changes):
+  // read unless a specific code says what the request's problem is.
+  const requestText = !perRequestCode || code === 'invalid_request_error';
+  // Meanings that change account state: never with a code that says the request is the problem,
+  // and each only on the statuses where it is possible.
+  const accountText = !perRequestCode;
+  if (requestText) {
+    if (/encrypted content.*could not be (verified|decrypted)/i.test(message)) return { errorClass: 'invalid_encrypted_content' };
+    // The ChatGPT backend's fixed sentence names the parameter in backticks: matched on the
+    // message as sent, from its start, where no value from the request stands.
+    if (/previous response with id .* not found/i.test(message) || /^invalid `?previous_response_id`?(\.|\s|$)/i.test(fields.message.trimStart())) {
+      return { errorClass: 'previous_response_not_found' };
+    }
+    if (/item with id .* not found/i.test(message)) return { errorClass: 'item_not_found' };
+    if (status === 404 && (lower.includes('conversation') || lower.includes('response')) && lower.includes('not found')) return { errorClass: 'stored_object_not_found' };
   }
-  if (code === 'unsupported_parameter' || lower.startsWith('unsupported parameter')) return { errorClass: 'unsupported_parameter' };
-  if (status === 401 || CREDENTIAL_CODES.has(code) || (status === 403 && ACCOUNT_UNUSABLE.test(message))) return { errorClass: 'credentials' };
+  if (accountText && status === 429 && lower.includes('usage limit')) return usageLimit(fields, now);
+  if (requestText && lower.startsWith('request too large')) return { errorClass: 'request_too_large' };
+  if (status === 429) return rateLimit(message, now);
+  if (accountText && status >= 500 && lower.includes('overloaded')) return { errorClass: 'server_is_overloaded' };
+  if (requestText && (lower.includes('context window') || lower.includes('maximum context length'))) return { errorClass: 'context_length_exceeded' };
+  if (requestText && lower.startsWith('unsupported parameter')) return { errorClass: 'unsupported_parameter' };
+  if (status === 401 || (status === 403 && accountText && ACCOUNT_UNUSABLE.test(message))) return { errorClass: 'credentials' };
   if (status === 403) return { errorClass: 'forbidden' };
   if (status >= 500) return { errorClass: 'server_error' };
   return { errorClass: 'other' };
+}
+
+function usageLimit(fields: ErrorFields, now: number): ErrorClassification {
+  const resetAt = fields.resetsAt !== undefined ? fields.resetsAt * 1000 : fields.resetsInSeconds !== undefined ? now + fields.resetsInSeconds * 1000 : undefined;
+  return { errorClass: 'usage_limit_reached', ...(resetAt !== undefined && resetAt > now ? { resetAt } : {}) };
+}
+
+function rateLimit(message: string, now: number): ErrorClassification {
+  const wait = parseTryAgainIn(message);
+  return { errorClass: 'rate_limit_exceeded', ...(wait !== undefined ? { resetAt: now + wait } : {}) };
 }
 
 /** Classes that say the session's state lives on the account that answered. */

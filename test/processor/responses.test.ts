@@ -235,6 +235,51 @@ describe('errors about one request leave the account alone', () => {
     expect(processor.server.context.accountState.view(account, processor.clock.now).credentialFailedUntil).toBeGreaterThan(processor.clock.now);
   });
 
+  it('a 404 model_not_found quoting a model named "usage limit" leaves the account alone; a real 429 usage_limit_reached still cools it', async () => {
+    processor = await startTestProcessor({ accounts: SINGLE });
+    const first = await exchange(processor, codexRequest({ session: 'echo-usage', turn: 1 }));
+    const account = String(first.metadata.account);
+    const notFound = { error: { message: 'The model `usage limit` does not exist or you do not have access to it.', type: 'invalid_request_error', param: null, code: 'model_not_found' } };
+    const failed = await exchange(processor, codexRequest({ session: 'echo-usage', turn: 1 }), { status: 404, body: JSON.stringify(notFound) });
+    expect(metadataOf(failed.responseBodyAnswer!)).toMatchObject({ error_class: 'other' });
+    expect(processor.server.context.accountState.view(account, processor.clock.now).coolingDownUntil).toBe(0);
+    const usage = upstreamErrors(processor.clock.now).find((entry) => entry.class === 'usage_limit_reached')!;
+    await exchange(processor, codexRequest({ session: 'echo-usage', turn: 1 }), { status: 429, body: JSON.stringify(usage.body) });
+    expect(processor.server.context.accountState.view(account, processor.clock.now).coolingDownUntil).toBe(processor.clock.now + 3_600_000);
+  });
+
+  it('ten 404s quoting a model named "overloaded" count no failure; a 500 saying overloaded still does', async () => {
+    processor = await startTestProcessor({ accounts: SINGLE, health: { failureThreshold: 5, failureWindow: '60s' } });
+    const first = await exchange(processor, codexRequest({ session: 'echo-overloaded', turn: 1 }));
+    const account = String(first.metadata.account);
+    const notFound = { error: { message: 'The model `overloaded` does not exist or you do not have access to it.', type: 'invalid_request_error', param: null, code: 'model_not_found' } };
+    for (let index = 0; index < 10; index++) {
+      const failed = await exchange(processor, codexRequest({ session: 'echo-overloaded', turn: 1 }), { status: 404, body: JSON.stringify(notFound) });
+      expect(failed.metadata.account).toBe(account);
+    }
+    expect(processor.server.context.accountState.view(account, processor.clock.now).recentFailures).toBe(0);
+    const still = await exchange(processor, codexRequest({ session: 'echo-overloaded', turn: 1 }));
+    expect([still.metadata.account, still.metadata.outcome]).toEqual([account, 'bound']);
+    const overloaded = { error: { message: 'The server is overloaded. Please try again later.', type: 'server_error', param: null, code: null } };
+    const failed = await exchange(processor, codexRequest({ session: 'echo-overloaded', turn: 1 }), { status: 500, body: JSON.stringify(overloaded) });
+    expect(metadataOf(failed.responseBodyAnswer!)).toMatchObject({ error_class: 'server_is_overloaded' });
+    expect(processor.server.context.accountState.view(account, processor.clock.now).recentFailures).toBe(1);
+  });
+
+  it('a 403 model_not_found quoting a project named "deactivated-project" (injected credential) leaves the credential alone', async () => {
+    process.env.TEST_ACCOUNT_KEY = 'sk-account-key';
+    processor = await startTestProcessor({ accounts: SINGLE.map((account) => ({ ...account, credential: { apiKey: { env: 'TEST_ACCOUNT_KEY' } } })) });
+    const first = await exchange(processor, codexRequest({ session: 'echo-project', turn: 1 }));
+    const account = String(first.metadata.account);
+    const denied = { error: { message: 'Organization `org-abc` has no access to model `gpt-5` in project `deactivated-project`.', type: 'invalid_request_error', param: null, code: 'model_not_found' } };
+    const failed = await exchange(processor, codexRequest({ session: 'echo-project', turn: 1 }), { status: 403, body: JSON.stringify(denied) });
+    expect(metadataOf(failed.responseBodyAnswer!)).toMatchObject({ error_class: 'forbidden' });
+    // Quoted names are not read without a code either.
+    const quoted = { error: { message: 'Your organization does not have access to model `account revoked`.', type: 'invalid_request_error', param: null, code: null } };
+    await exchange(processor, codexRequest({ session: 'echo-project', turn: 1 }), { status: 403, body: JSON.stringify(quoted) });
+    expect(processor.server.context.accountState.view(account, processor.clock.now).credentialFailedUntil).toBe(0);
+  });
+
   it('an error message of any size is read in bounded time: only its first 2 KB count', async () => {
     processor = await startTestProcessor({ accounts: SINGLE });
     const huge = { error: { message: `${'x'.repeat(256 * 1024)} The encrypted content could not be verified.`, type: 'invalid_request_error', code: null } };
