@@ -158,11 +158,19 @@ function adminCluster(config: Config): Json {
   };
 }
 
+/**
+ * Envoy refuses a regex whose RE2 program is larger than re2.max_program_size.error_level,
+ * 100 unless the runtime says otherwise: the inference paths' alternation and the stored-object
+ * paths' id of up to 256 characters are larger. Istio's gateways run with the same limit.
+ */
+export const RE2_MAX_PROGRAM_SIZE = 32768;
+
 /** The Envoy v3 bootstrap (static resources) for this processor config, as a plain object. */
 export function envoyBootstrap(config: Config): Json {
   const readinessPort = config.envoy.readinessPort;
   return {
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: config.envoy.adminPort } } },
+    layered_runtime: { layers: [{ name: 'static', static_layer: { 're2.max_program_size.error_level': RE2_MAX_PROGRAM_SIZE } }] },
     static_resources: {
       listeners: [
         {

@@ -1,8 +1,8 @@
 // The processor behind an Istio gateway or sidecar instead of an Envoy of its own: one
 // EnvoyFilter that adds the same pieces `envoy-config` puts in a bootstrap (the edge hygiene
-// filter first, the ext_proc filter before the router, the WebSocket and inference routes,
-// the processor's cluster and one cluster per account), so accounts are still declared once,
-// in the processor config.
+// filter first, the ext_proc filter before the router, the routes that take the processor's
+// cluster header (WebSocket, inference, stored objects), the processor's cluster and one
+// cluster per account), so accounts are still declared once, in the processor config.
 import type { Config } from '../config/schema.js';
 import { extProcFilter } from './bootstrap.js';
 import { accountCluster, processorCluster } from './clusters.js';
@@ -28,13 +28,12 @@ const CONNECTION_MANAGER = 'envoy.filters.network.http_connection_manager';
 export function istioEnvoyFilter(config: Config, options: IstioOptions): Json {
   const context = options.context;
   const onConnectionManager = { context, listener: { filterChain: { filter: { name: CONNECTION_MANAGER } } } };
-  const [websocket, inference] = (() => {
-    const routes = routesOf(config, 'envoy.filters.http.ext_proc').filter((route) => route.name === 'responses_websocket' || route.name === 'inference');
-    return routes.length === 2 ? routes : [undefined, routes[0]];
-  })();
-  // INSERT_FIRST patches apply in order, each before the previous: inference first, then the
-  // WebSocket route, which must be tried before it.
-  const routePatches = [inference, websocket].filter((route) => route !== undefined).map((route) => ({
+  // The routes that take the processor's header (WebSocket upgrades, inference calls, calls on
+  // stored objects), not the bootstrap's fixed defaults: the gateway keeps its own routes.
+  const headerRoutes = routesOf(config, 'envoy.filters.http.ext_proc').filter((route) => (route.route as Json | undefined)?.cluster_header !== undefined);
+  // INSERT_FIRST patches apply in order, each before the previous: the last route first, so
+  // they end up in the bootstrap's order.
+  const routePatches = headerRoutes.reverse().map((route) => ({
     applyTo: 'HTTP_ROUTE',
     match: { context, routeConfiguration: { portNumber: options.port } },
     patch: { operation: 'INSERT_FIRST', value: route },

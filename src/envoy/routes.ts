@@ -60,6 +60,53 @@ function websocketRoute(config: Config, extProcFilterName: string): Json | undef
   };
 }
 
+/**
+ * The paths `storedObjectCall` (src/request/stored-object-call.ts) reads an object id from: an id
+ * of 1 to 256 of [A-Za-z0-9_-] after /v1/responses/, /responses/ or /v1/conversations/, then
+ * nothing, or segments without %, empty segments (//) or dot segments (. and ..). RE2, full match.
+ */
+export const STORED_OBJECT_PATHS_REGEX = '^/(v1/(responses|conversations)|responses)/[-0-9A-Z_a-z]{1,256}(/(\\.*[^/%.][^/%]*|\\.{3,}))*/?$';
+/** Under /v1/responses/ and /responses/, compact and input_tokens are inference paths, not ids: matched on :path, query included. */
+export const NOT_STORED_OBJECT_PATHS_REGEX = '^/(v1/)?responses/(compact|input_tokens)([/?].*)?$';
+/** The methods `storedObjectCall` accepts (the processor passes the others through); it reads the method upper-cased. */
+const STORED_OBJECT_METHODS_REGEX = '(?i)^(GET|POST|DELETE)$';
+/** POST as the processor reads it (upper-cased): a route it routes must take its header whatever the case. */
+const postOnly = (): Json[] => [{ name: ':method', string_match: { exact: 'POST', ignore_case: true } }];
+
+/** Calls on stored objects: routed by the processor's header, like inference calls; no retry that could repeat a DELETE or a cancel. */
+function objectRoute(config: Config, name: string, match: Json): Json {
+  return {
+    name,
+    match,
+    route: {
+      cluster_header: config.routing.clusterHeader,
+      cluster_not_found_response_code: 'SERVICE_UNAVAILABLE',
+      auto_host_rewrite: true,
+      // GET /v1/responses/{id}?stream=true streams a background response for as long as it runs.
+      timeout: '0s',
+      retry_policy: { retry_on: 'connect-failure', num_retries: 1 },
+    },
+  };
+}
+
+/** The routes of routing.storedObjectCalls: POST /v1/conversations, and GET, POST, DELETE on a stored response or conversation. */
+export function storedObjectRoutes(config: Config): Json[] {
+  if (!config.routing.storedObjectCalls) return [];
+  return [
+    objectRoute(config, 'create_conversation', {
+      safe_regex: { regex: '^/v1/conversations/?$' },
+      headers: postOnly(),
+    }),
+    objectRoute(config, 'stored_objects', {
+      safe_regex: { regex: STORED_OBJECT_PATHS_REGEX },
+      headers: [
+        { name: ':method', string_match: { safe_regex: { regex: STORED_OBJECT_METHODS_REGEX } } },
+        { name: ':path', string_match: { safe_regex: { regex: NOT_STORED_OBJECT_PATHS_REGEX } }, invert_match: true },
+      ],
+    }),
+  ];
+}
+
 function fixedRoute(name: string, prefix: string, cluster: string): Json {
   return {
     name,
@@ -68,7 +115,7 @@ function fixedRoute(name: string, prefix: string, cluster: string): Json {
   };
 }
 
-/** The routes in the order Envoy tries them: WebSocket upgrades, inference calls, then fixed default clusters. */
+/** The routes in the order Envoy tries them: WebSocket upgrades, inference calls, calls on stored objects, then fixed default clusters. */
 export function routesOf(config: Config, extProcFilterName: string): Json[] {
   const clusters = new Set(config.accounts.map((account) => account.cluster));
   const fallback = defaultCluster(config);
@@ -80,7 +127,7 @@ export function routesOf(config: Config, extProcFilterName: string): Json[] {
     name: 'inference',
     match: {
       safe_regex: { regex: exactPathsRegex(config.routing.inferencePaths) },
-      headers: [{ name: ':method', string_match: { exact: 'POST' } }],
+      headers: postOnly(),
     },
     route: {
       cluster_header: config.routing.clusterHeader,
@@ -94,6 +141,7 @@ export function routesOf(config: Config, extProcFilterName: string): Json[] {
   return [
     ...(websocket ? [websocket] : []),
     inference,
+    ...storedObjectRoutes(config),
     ...(chatgpt !== undefined ? [fixedRoute('default_chatgpt_codex', '/backend-api/', chatgpt)] : []),
     fixedRoute('default', '/', fallback),
   ];

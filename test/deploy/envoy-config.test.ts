@@ -14,6 +14,7 @@ import { envoyBootstrap } from '../../src/envoy/bootstrap.js';
 import { ENVOY_CONTROL_HEADERS } from '../../src/envoy/edge-hygiene.js';
 import { PROFILE_RULES } from '../../src/rewrite/profiles.js';
 import { validateBootstrap } from './envoy-validator.js';
+import { routeFor as firstRoute, routeMatches, type RequestLine } from './route-match.js';
 
 const read = (rel: string) => fs.readFileSync(fileURLToPath(new URL(`../../${rel}`, import.meta.url)), 'utf8');
 type Json = any; // parsed YAML, walked freely in the assertions
@@ -35,36 +36,8 @@ const fixedRoutes: Json[] = routes.filter((r) => r.route.cluster !== undefined);
 /** The processor's default routing.inferencePaths (exact paths, query ignored). */
 const DEFAULT_INFERENCE_PATHS: string[] = configSchema.parse({ accounts: [{ name: 'a', cluster: 'c' }] }).routing.inferencePaths;
 
-interface RequestLine { method: string; path: string; headers?: Record<string, string> }
-/**
- * Envoy's RouteMatch, for the matchers deploy/envoy.yaml uses: prefix (against :path, query
- * included), path and safe_regex (against the path without the query string; safe_regex is an
- * RE2 full match), headers with string_match exact (optionally ignore_case). Anything else
- * throws, so a new kind of matcher must be modelled here before a test trusts it.
- */
-function routeMatches(match: Json, request: RequestLine): boolean {
-  const unmodelled = Object.keys(match).filter((k) => !['prefix', 'path', 'safe_regex', 'headers'].includes(k));
-  if (unmodelled.length > 0) throw new Error(`route matcher not modelled: ${unmodelled.join(', ')}`);
-  const pathOnly = request.path.split('?')[0]!;
-  let ok: boolean;
-  if (match.prefix !== undefined) ok = request.path.startsWith(match.prefix);
-  else if (match.path !== undefined) ok = pathOnly === match.path;
-  else if (match.safe_regex !== undefined) ok = new RegExp(`^(?:${match.safe_regex.regex})$`).test(pathOnly); // simple enough to mean the same in RE2
-  else throw new Error('route matcher without a path specifier');
-  const headers: Record<string, string> = { ':method': request.method, ':path': request.path };
-  for (const [k, v] of Object.entries(request.headers ?? {})) headers[k.toLowerCase()] = v;
-  for (const h of match.headers ?? []) {
-    if (Object.keys(h).some((k) => k !== 'name' && k !== 'string_match') || Object.keys(h.string_match).some((k) => k !== 'exact' && k !== 'ignore_case')) {
-      throw new Error(`header matcher not modelled: ${JSON.stringify(h)}`);
-    }
-    const value = headers[h.name];
-    const { exact, ignore_case: ignoreCase } = h.string_match;
-    ok &&= value !== undefined && (ignoreCase ? value.toLowerCase() === exact.toLowerCase() : value === exact);
-  }
-  return ok;
-}
 /** The first route that matches, as Envoy picks it. */
-const routeFor = (request: RequestLine): Json => routes.find((r) => routeMatches(r.match, request));
+const routeFor = (request: RequestLine): Json => firstRoute(routes, request);
 const clusters: Json[] = ENVOY.static_resources.clusters;
 const clusterNamed = (name: string) => clusters.find((c) => c.name === name);
 const clone = () => structuredClone(ENVOY);
@@ -201,8 +174,8 @@ describe('deploy/envoy.yaml gives the processor what it relies on', () => {
     expect(inferenceRoute.route.cluster_not_found_response_code).toBe('SERVICE_UNAVAILABLE');
     expect(inferenceRoute.route.timeout).toBe('0s');
     expect(inferenceRoute.route.retry_policy).toEqual({ retry_on: 'connect-failure,reset,retriable-status-codes', retriable_status_codes: [502, 503], num_retries: 1 });
-    // Routes in order: WebSocket upgrades, inference calls, then the fixed default routes.
-    expect(routes.map((r) => r.name)).toEqual(['responses_websocket', 'inference', 'default_chatgpt_codex', 'default']);
+    // Routes in order: WebSocket upgrades, inference calls, calls on stored objects, then the fixed default routes.
+    expect(routes.map((r) => r.name)).toEqual(['responses_websocket', 'inference', 'create_conversation', 'stored_objects', 'default_chatgpt_codex', 'default']);
   });
 
   it('the inference route matches exactly the default inference paths (POST, with or without a query string)', () => {

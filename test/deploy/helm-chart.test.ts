@@ -83,6 +83,16 @@ describe(`charts/codex-affinity with ${helmVersion()}`, () => {
     drifted.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters[0].typed_config.mutations.request_mutations.pop();
     expect(drifted).not.toEqual(envoyBootstrap(config));
   });
+
+  it('routing.storedObjectCalls: the stored-object routes by default, none when false, equal to the generator either way', () => {
+    const routeNames = (envoy: Json): string[] => envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes.map((r: Json) => r.name);
+    expect(variant('default').config.routing.storedObjectCalls).toBe(true);
+    expect(routeNames(variant('default').envoy)).toEqual(['responses_websocket', 'inference', 'create_conversation', 'stored_objects', 'default_chatgpt_codex', 'default']);
+    const off = render('no-object-calls', ['--set', 'routing.storedObjectCalls=false']);
+    expect(off.config.routing.storedObjectCalls).toBe(false);
+    expect(off.envoy).toEqual(envoyBootstrap(off.config));
+    expect(routeNames(off.envoy)).toEqual(['responses_websocket', 'inference', 'default_chatgpt_codex', 'default']);
+  });
 });
 
 describe('charts/codex-affinity: what each variant renders', () => {

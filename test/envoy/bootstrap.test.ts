@@ -62,8 +62,9 @@ describe('one source: what the processor config declares, Envoy gets', () => {
   it('one cluster per account, named like it, plus the processor; the routes read the cluster header', () => {
     const doc = generate(VARIANTS['openai accounts only, custom paths and cluster header']!);
     expect(doc.static_resources.clusters.map((c: Json) => c.name)).toEqual(['codex-affinity', 'solo']);
-    expect(routesOf(doc).map((r) => r.name)).toEqual(['inference', 'default']); // no /responses path: no WebSocket route; no chatgpt account
-    expect(routesOf(doc)[0].route.cluster_header).toBe('x-route-to');
+    // No /responses path: no WebSocket route; no chatgpt account: one default route.
+    expect(routesOf(doc).map((r) => r.name)).toEqual(['inference', 'create_conversation', 'stored_objects', 'default']);
+    for (const route of routesOf(doc).slice(0, 3)) expect(route.route.cluster_header).toBe('x-route-to');
     expect(routesOf(doc)[0].match.safe_regex.regex).toBe('^(/v1/chat/completions)$');
   });
 

@@ -13,6 +13,7 @@ import { envoyConfigText } from '../../src/envoy/command.js';
 import { envoyGatewayResources } from '../../src/envoy/envoy-gateway.js';
 import { ENVOY_CONTROL_HEADERS } from '../../src/envoy/edge-hygiene.js';
 import { istioEnvoyFilter } from '../../src/envoy/istio.js';
+import { routesOf } from '../../src/envoy/routes.js';
 import { EnvoyConfigError } from '../../src/envoy/timeouts.js';
 import { validateAs } from '../deploy/envoy-validator.js';
 import { REPO } from '../deploy/kube-tools.js';
@@ -82,12 +83,16 @@ describe('Istio EnvoyFilter', () => {
     expect(extProc.patch.value.typed_config.mutation_rules).toEqual({ allow_envoy: true });
   });
 
-  it('inserts the inference route, then the WebSocket route before it, on the gateway port', () => {
+  it('inserts the stored-object routes, the inference route before them, then the WebSocket route before it, on the gateway port', () => {
     const routes = filterOf().spec.configPatches.filter((p: Json) => p.applyTo === 'HTTP_ROUTE');
-    expect(routes.map((p: Json) => p.patch.value.name)).toEqual(['inference', 'responses_websocket']); // each INSERT_FIRST goes before the previous
+    // Each INSERT_FIRST goes before the previous: the gateway tries them in the bootstrap's order.
+    expect(routes.map((p: Json) => p.patch.value.name)).toEqual(['stored_objects', 'create_conversation', 'inference', 'responses_websocket']);
+    expect(routes.map((p: Json) => p.patch.value).reverse()).toEqual(routesOf(EXAMPLE, 'envoy.filters.http.ext_proc').filter((r) => r.name !== 'default' && r.name !== 'default_chatgpt_codex'));
     for (const route of routes) expect(route.match).toEqual({ context: 'GATEWAY', routeConfiguration: { portNumber: 80 } });
     const onlyChat = filterOf(parseConfig({ accounts: [{ name: 'a', cluster: 'a' }], routing: { inferencePaths: ['/v1/chat/completions'] } }));
-    expect(onlyChat.spec.configPatches.filter((p: Json) => p.applyTo === 'HTTP_ROUTE').map((p: Json) => p.patch.value.name)).toEqual(['inference']);
+    expect(onlyChat.spec.configPatches.filter((p: Json) => p.applyTo === 'HTTP_ROUTE').map((p: Json) => p.patch.value.name)).toEqual(['stored_objects', 'create_conversation', 'inference']);
+    const noObjects = filterOf(parseConfig({ accounts: [{ name: 'a', cluster: 'a' }], routing: { storedObjectCalls: false } }));
+    expect(noObjects.spec.configPatches.filter((p: Json) => p.applyTo === 'HTTP_ROUTE').map((p: Json) => p.patch.value.name)).toEqual(['inference', 'responses_websocket']);
   });
 });
 

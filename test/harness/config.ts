@@ -75,8 +75,11 @@ export const ExtProcSchema = z.strictObject({
   filter_placement: z.enum(['downstream', 'upstream']).optional(),
 });
 
+/** RE2, full match (run as a JS RegExp by ../deploy/route-match.ts, which refuses what the two read differently). */
+const SafeRegex = z.strictObject({ regex: z.string() });
 const StringMatch = z.strictObject({
   exact: z.string().optional(),
+  safe_regex: SafeRegex.optional(),
   prefix: z.string().optional(),
   suffix: z.string().optional(),
   contains: z.string().optional(),
@@ -113,6 +116,8 @@ export const RouteSchema = z.strictObject({
   match: z.strictObject({
     prefix: z.string().optional(),
     path: z.string().optional(),
+    /** against the path without the query string */
+    safe_regex: SafeRegex.optional(),
     headers: z.array(HeaderMatcher).optional(),
     /** harness shorthand for a header matcher on `upgrade` (case-insensitive). */
     upgrade: z.string().optional(),

@@ -131,7 +131,9 @@ async function routeRequest(ctx: Ctx, rec: RequestRecord, rr: ResolvedRoute | nu
   const hashName = rr.route.route.hash_policy?.[0]?.header.header_name;
   const hashKey = hashName ? headers.get(hashName) : undefined;
   const tried = new Set<string>();
-  const timeoutMs = durationMs(rr.route.route.timeout) ?? 15_000;
+  // Envoy's route timeout: 15 s by default, and 0s turns it off (route_components.proto).
+  const configuredTimeout = durationMs(rr.route.route.timeout) ?? 15_000;
+  const timeoutMs = configuredTimeout === 0 ? 2_147_483_647 : configuredTimeout;
   const upstreamPlacement = ctx.cfg.ext_proc?.filter_placement === 'upstream';
   for (;;) {
     // retry_host_predicate previous_hosts: re-pick (up to host_selection_retry_max_attempts)

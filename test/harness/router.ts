@@ -6,9 +6,12 @@ import { createHash } from 'node:crypto';
 import type { ClusterConfig, ResolvedConfig, RouteConfig } from './config.js';
 import { durationMs } from './config.js';
 import type { Headers } from './headers.js';
+import { re2FullMatch } from '../deploy/route-match.js';
 
 // ---- route matching -----------------------------------------------------------------------
-function stringMatch(value: string, m: { exact?: string; prefix?: string; suffix?: string; contains?: string; ignore_case?: boolean }): boolean {
+function stringMatch(value: string, m: { exact?: string; safe_regex?: { regex: string }; prefix?: string; suffix?: string; contains?: string; ignore_case?: boolean }): boolean {
+  // ignore_case has no effect on safe_regex (string.proto).
+  if (m.safe_regex !== undefined) return re2FullMatch(m.safe_regex.regex, value);
   const v = m.ignore_case ? value.toLowerCase() : value;
   const c = (s: string) => (m.ignore_case ? s.toLowerCase() : s);
   if (m.exact !== undefined) return v === c(m.exact);
@@ -24,6 +27,7 @@ export function routeMatches(route: RouteConfig, headers: Headers): boolean {
   const m = route.match;
   if (m.path !== undefined && path !== m.path) return false;
   if (m.prefix !== undefined && !path.startsWith(m.prefix)) return false;
+  if (m.safe_regex !== undefined && !re2FullMatch(m.safe_regex.regex, path)) return false;
   if (m.upgrade !== undefined && (headers.get('upgrade') ?? '').toLowerCase() !== m.upgrade.toLowerCase()) return false;
   for (const h of m.headers ?? []) {
     const v = headers.getAll(h.name).join(',');

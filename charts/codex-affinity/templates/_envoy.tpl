@@ -23,6 +23,8 @@ deploy/envoy.yaml of the repository explains every setting.
 {{- $websocketPaths = append $websocketPaths (regexQuoteMeta .) -}}
 {{- end -}}
 {{- end -}}
+{{- /* Calls on stored objects take the processor's header unless routing.storedObjectCalls is false (it defaults to true). */ -}}
+{{- $storedObjectCalls := ne (toString (index .Values.routing "storedObjectCalls")) "false" -}}
 {{- $clusters := list -}}
 {{- range .Values.accounts -}}
 {{- $clusters = append $clusters .cluster -}}
@@ -37,6 +39,14 @@ deploy/envoy.yaml of the repository explains every setting.
 admin:
   address:
     socket_address: { address: 127.0.0.1, port_value: {{ int .Values.envoy.adminPort }} }
+
+# Envoy refuses a regex whose RE2 program is larger than this (100 by default): the inference
+# and stored-object routes' regexes are larger.
+layered_runtime:
+  layers:
+    - name: static
+      static_layer:
+        re2.max_program_size.error_level: 32768
 
 static_resources:
   listeners:
@@ -173,7 +183,7 @@ static_resources:
                               regex: {{ printf "^(%s)$" (join "|" $paths) | quote }}
                             headers:
                               - name: ":method"
-                                string_match: { exact: POST }
+                                string_match: { exact: POST, ignore_case: true }
                           route:
                             cluster_header: {{ $header }}
                             cluster_not_found_response_code: SERVICE_UNAVAILABLE
@@ -183,6 +193,41 @@ static_resources:
                               retry_on: "connect-failure,reset,retriable-status-codes"
                               retriable_status_codes: [502, 503]
                               num_retries: 1
+                        {{- if $storedObjectCalls }}
+                        # Calls on stored objects: the account holding the object, by the processor's header.
+                        - name: create_conversation
+                          match:
+                            safe_regex:
+                              regex: "^/v1/conversations/?$"
+                            headers:
+                              - name: ":method"
+                                string_match: { exact: POST, ignore_case: true }
+                          route:
+                            cluster_header: {{ $header }}
+                            cluster_not_found_response_code: SERVICE_UNAVAILABLE
+                            auto_host_rewrite: true
+                            timeout: 0s
+                            retry_policy: { retry_on: connect-failure, num_retries: 1 }
+                        # Exactly the paths the processor reads an object id from; compact and input_tokens are not ids.
+                        - name: stored_objects
+                          match:
+                            safe_regex:
+                              regex: "^/(v1/(responses|conversations)|responses)/[-0-9A-Z_a-z]{1,256}(/(\\.*[^/%.][^/%]*|\\.{3,}))*/?$"
+                            headers:
+                              - name: ":method"
+                                string_match:
+                                  safe_regex: { regex: "(?i)^(GET|POST|DELETE)$" }
+                              - name: ":path"
+                                string_match:
+                                  safe_regex: { regex: "^/(v1/)?responses/(compact|input_tokens)([/?].*)?$" }
+                                invert_match: true
+                          route:
+                            cluster_header: {{ $header }}
+                            cluster_not_found_response_code: SERVICE_UNAVAILABLE
+                            auto_host_rewrite: true
+                            timeout: 0s
+                            retry_policy: { retry_on: connect-failure, num_retries: 1 }
+                        {{- end }}
                         # Non-inference calls (model listing, ...) are account-agnostic: fixed clusters.
                         {{- with $chatgptDefault }}
                         - name: default_chatgpt_codex
