@@ -95,6 +95,9 @@ describe('near cache in front of Redis', () => {
     const [one, two] = [replica(), replica()];
     const key = bindingKey(scope, 'session', 'refreshed');
     const { binding } = await one.store.create(key, bound('x'));
+    // Let the create's own invalidation reach the other replica first: arriving after the
+    // read below, it would drop the copy this test wants to see kept.
+    await new Promise((resolve) => setTimeout(resolve, 300));
     expect((await two.store.read([key]))[0]?.account).toBe('x');
     // Changed behind the caches' back (no message): only the TTL brings the new value.
     await new RedisBindingStore({ client: admin, hmacSecret: 'near', keyPrefix: prefix, ttls: CONTRACT_TTLS, slideFraction: 0.5 }).compareAndSet(key, binding.version, bound('y'));

@@ -110,20 +110,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { routesOf } from '../../src/envoy/routes.js';
 import { EXT_PROC_FILTER } from '../../src/envoy/bootstrap.js';
 import { routedCluster } from '../support/processor.js';
-
-type Json = Record<string, any>;
-function envoyRouteFor(routes: Json[], method: string, path: string, headers: Record<string, string> = {}): Json {
-  return routes.find((route) => {
-    const match = route.match;
-    let ok = match.prefix !== undefined ? path.startsWith(match.prefix) : new RegExp(`^(?:${match.safe_regex.regex})$`).test(path.split('?')[0]!);
-    const all: Record<string, string> = { ':method': method, ...headers };
-    for (const h of match.headers ?? []) {
-      const value = all[h.name];
-      ok &&= value !== undefined && (h.string_match.ignore_case ? value.toLowerCase() === h.string_match.exact.toLowerCase() : value === h.string_match.exact);
-    }
-    return ok;
-  })!;
-}
+import { routeFor } from '../deploy/route-match.js';
 
 describe('stored-object calls in the shipped Envoy config', () => {
   // Defect 5: the processor picks the account holding the object and injects ITS credential, but the
@@ -155,7 +142,7 @@ describe('stored-object calls in the shipped Envoy config', () => {
     expect(setHeaders(answer).get('authorization')).toBe('Bearer sk-eu-account');
     // Envoy, with the shipped bootstrap, re-resolves the route after clear_route_cache:
     const routes = routesOf(parseConfig({ accounts }), EXT_PROC_FILTER);
-    const route = envoyRouteFor(routes, 'GET', `/v1/responses/${stored}`);
+    const route = routeFor(routes, { method: 'GET', path: `/v1/responses/${stored}` });
     expect(route.route.cluster_header ?? route.route.cluster).toBe('x-codex-affinity-cluster');
   });
 });
