@@ -21,12 +21,15 @@ import { Metrics } from './metrics/metrics.js';
 import type { ProcessorContext } from './processor/context.js';
 import { AffinityRequestProcessor } from './processor/request-processor.js';
 import { createWeightedRoundRobin } from './routing/select.js';
+import { Balancer } from './balance/balancer.js';
 import { CredentialStore } from './credentials/credentials.js';
 import { mergeRules, PROFILE_RULES, type ProfileRules } from './rewrite/profiles.js';
 
 export interface ServerOptions {
   readonly logger?: Logger;
   readonly clock?: () => number;
+  /** Monotonic milliseconds for latency measurement (default performance.now). */
+  readonly elapsed?: () => number;
   readonly store?: BindingStore;
   readonly defaultMetrics?: boolean;
 }
@@ -123,6 +126,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     inferencePaths: new Set(config.routing.inferencePaths),
     credentials,
     rewriteRules,
+    balance: new Balancer(config, metrics, logger),
+    elapsed: options.elapsed ?? (() => performance.now()),
   };
 
   const definition = loadExternalProcessor();

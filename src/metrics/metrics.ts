@@ -35,6 +35,11 @@ export class Metrics {
   readonly storeDegraded: Gauge;
   readonly nearCache: Counter<'result'>;
   readonly reconciliations: Counter<'outcome'>;
+  readonly moves: Counter<'pool' | 'reason' | 'account'>;
+  readonly movesHeld: Counter<'pool' | 'reason' | 'account'>;
+  readonly accountHeadersSeconds: Gauge<'account'>;
+  readonly accountFirstEventSeconds: Gauge<'account'>;
+  readonly accountErrorRate: Gauge<'account'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -98,6 +103,21 @@ export class Metrics {
       labelNames: ['outcome'],
       registers,
     });
+    this.moves = new Counter({
+      name: `${prefix}moves_total`,
+      help: 'Sessions that left an account (labelled with the account left), by reason: idle, usage, latency, errors, operator, cooldown.',
+      labelNames: ['pool', 'reason', 'account'],
+      registers,
+    });
+    this.movesHeld = new Counter({
+      name: `${prefix}moves_held_total`,
+      help: 'Requests of sessions that would have left their account for this reason, but whose state (encrypted content outside its idle window, stored objects, turn-state) keeps them there.',
+      labelNames: ['pool', 'reason', 'account'],
+      registers,
+    });
+    this.accountHeadersSeconds = new Gauge({ name: `${prefix}account_headers_seconds`, help: 'Decaying mean time from routing to the upstream response headers, by account (this replica).', labelNames: ['account'], registers });
+    this.accountFirstEventSeconds = new Gauge({ name: `${prefix}account_first_event_seconds`, help: 'Decaying mean time from routing to the first SSE event, by account (this replica).', labelNames: ['account'], registers });
+    this.accountErrorRate = new Gauge({ name: `${prefix}account_error_rate`, help: 'Decaying share of answers that were server errors, by account (this replica).', labelNames: ['account'], registers });
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix });
   }
 }

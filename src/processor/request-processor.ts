@@ -196,6 +196,7 @@ export class AffinityRequestProcessor implements RequestProcessor {
       proof: { sessionKey: routed.sessionKey, hardenSession: decision.hardenOnSuccess, unknownState: routed.unknownState, orphan: decision.orphan, followsAnchor: decision.followsAnchor },
       placementKey: routed.placementKey,
       requestStored: body !== undefined && (signals.store ?? storesByDefault(view.path)) && !changes.storeForcedOff,
+      routedAt: this.context.elapsed(),
     });
     return {
       headers: changes.headers,

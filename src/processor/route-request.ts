@@ -3,11 +3,14 @@ import { capabilityNeeds, type Capability, type CapabilityNeeds } from '../accou
 import { bindingKey, exclusionKey, type Binding, type BindingKey, type BindingScope, type Exclusion, type StoredBinding } from '../bindings/binding.js';
 import type { BodyScan } from '../body/json-scan.js';
 import { ANCHOR_PRECEDENCE } from '../ownership/owner-scope.js';
+import { asksExtendedRetention } from '../balance/cache-retention.js';
+import type { Mobility } from '../balance/move-reason.js';
 import { decide, type Anchor, type Decision, type DecisionInput } from '../routing/decide.js';
 import type { Candidate } from '../routing/select.js';
 import { contentSeed } from '../signals/content-seed.js';
 import type { SignalSource, Signals } from '../signals/signals.js';
 import { chooseStickyKey, requestStrength, type StickyKey } from '../signals/sticky-key.js';
+import type { BalanceAdvice } from '../balance/balancer.js';
 import type { ProcessorContext } from './context.js';
 
 /** The newest items are the ones most likely still bound; look up a few of each kind. */
@@ -60,6 +63,33 @@ function carriedState(signals: Signals): CarriedState[] {
   };
   for (const kind of ANCHOR_PRECEDENCE) if (values[kind].length > 0) carried.push({ kind, values: values[kind] });
   return carried;
+}
+
+/**
+ * Reports a move (or a move the session's state held back), and refreshes the
+ * session's last-seen time when it is older than the touch interval: idle
+ * time is what decides whether moving costs a prompt cache.
+ */
+async function afterBalancing(
+  context: ProcessorContext,
+  pool: Pool,
+  sessionKey: BindingKey | undefined,
+  session: StoredBinding,
+  decision: Extract<Decision, { kind: 'route' }>,
+  advice: BalanceAdvice,
+  now: number,
+): Promise<void> {
+  const account = decision.account.name;
+  if (account !== session.account) {
+    if (decision.moveReason) context.balance.moved(pool.name, decision.moveReason, session.account, account);
+    return;
+  }
+  if (advice.held) context.balance.held(pool.name, advice.held, account);
+  if (sessionKey && decision.sessionWrite === 'none' && now - session.lastSeenAt >= advice.touchAfter) {
+    const { version, ...binding } = session;
+    const touched = await context.store.compareAndSet(sessionKey, version, { ...binding, lastSeenAt: now });
+    if (touched.written) context.metrics.bindingsWritten.inc({ kind: 'session', mode: 'touch' });
+  }
 }
 
 /**
@@ -127,6 +157,14 @@ export async function routeRequest(
     ? { required: [...new Set([...fromSignals.required, ...options.requires])], preferred: fromSignals.preferred }
     : fromSignals;
   const now = context.clock();
+  // How far balancing may move this session: stored objects and turn-state never,
+  // encrypted content inside its domain, a session key anywhere in the pool.
+  const mobility: Mobility = accountScoped || (strength !== 'hard' && sessionBinding?.strength === 'hard') ? 'pinned' : strength === 'hard' ? 'domain' : 'pool';
+  const advice = context.balance.advise(pool, candidates(context, pool, now), context.accountState.healthPolicy, now, {
+    binding: stickyKey ? sessionBinding : undefined,
+    mobility,
+    extendedRetention: asksExtendedRetention(body),
+  });
   const input = (session: StoredBinding | undefined): DecisionInput => ({
     pool,
     candidates: candidates(context, pool, now),
@@ -143,12 +181,16 @@ export async function routeRequest(
     parentBinding,
     exclusion,
     needs,
+    rebalance: advice.rebalance,
+    spreadSoft: advice.spreadSoft,
+    degraded: advice.degraded,
   });
+  let decidedOn = sessionBinding;
   let decision = decide(input(sessionBinding));
 
   // A lost race is decided again on the binding that won; twice at most, then we follow it.
   for (let attempt = 0; attempt < 2 && decision.kind === 'route' && sessionKey && decision.sessionWrite !== 'none'; attempt++) {
-    const binding = softBinding(decision.account, now);
+    const binding: Binding = { ...softBinding(decision.account, now), strength: decision.sessionWriteStrength };
     if (decision.sessionWrite === 'create') {
       const result = await store.create(sessionKey, binding);
       metrics.bindingsWritten.inc({ kind: 'session', mode: 'create' });
@@ -162,7 +204,9 @@ export async function routeRequest(
     }
     // Another request (or replica) changed this session first: follow it.
     metrics.bindingRaces.inc();
+    decidedOn = sessionBinding;
     decision = decide(input(sessionBinding));
   }
+  if (decision.kind === 'route' && decidedOn) await afterBalancing(context, pool, sessionKey, decidedOn, decision, advice, now);
   return { decision, stickyKey, sessionKey, unknownState, placementKey: exclusionAt };
 }

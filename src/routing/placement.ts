@@ -20,13 +20,29 @@ export function rendezvousScore(placementKey: string, account: Account, weight: 
   return -weight / Math.log(unit);
 }
 
+/** The least share of its weight an account keeps however used its window is (it still gets some sessions). */
+const MINIMUM_HEADROOM_SHARE = 0.01;
+
 /**
- * The weight placement uses: the configured weight, reduced near the usage
- * window's limit. It reads only account state that replicas share (usage
- * readings), never per-replica in-flight counts, so replicas agree.
+ * Share of its weight an account gets for its usage-window headroom: the square
+ * of the fraction left, so an account at 60% gets 16% of its weight while one
+ * at 10% gets 81%. New and re-chosen sessions drift to headroom; an account
+ * without readings (0%) keeps its whole weight.
  */
-function placementWeight(candidate: Candidate, policy: HealthPolicy): number {
-  return isNearLimit(candidate.health, policy) ? candidate.account.weight * NEAR_LIMIT_WEIGHT_SHARE : candidate.account.weight;
+export function headroomShare(usedPercent: number): number {
+  const left = Math.min(1, Math.max(0, (100 - usedPercent) / 100));
+  return Math.max(MINIMUM_HEADROOM_SHARE, left * left);
+}
+
+/**
+ * The weight placement uses: the configured weight, reduced by usage-window
+ * headroom and again near the limit. It reads only account state that
+ * replicas share (usage readings), never per-replica in-flight counts, so
+ * replicas agree.
+ */
+export function placementWeight(candidate: Candidate, policy: HealthPolicy): number {
+  const weight = candidate.account.weight * headroomShare(candidate.health.usedPercent);
+  return isNearLimit(candidate.health, policy) ? weight * NEAR_LIMIT_WEIGHT_SHARE : weight;
 }
 
 /** Candidates in placement order for the key, best first. */

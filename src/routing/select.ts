@@ -1,6 +1,7 @@
 import type { Account } from '../accounts/account.js';
 import type { AccountHealthView, HealthPolicy } from '../accounts/health.js';
 import { isNearLimit, isUsable } from '../accounts/health.js';
+import { headroomShare } from './placement.js';
 
 /** An account with its current state, as the selection pipeline sees it. */
 export interface Candidate {
@@ -24,9 +25,9 @@ export const usableAt = (context: SelectionContext) => (candidate: Candidate) =>
 /** An account near its usage window counts as this many times more loaded. */
 export const NEAR_LIMIT_PENALTY = 4;
 
-/** Load per unit of weight if this request were added. Lower is better. */
+/** Load per unit of weight (reduced by usage-window headroom) if this request were added. Lower is better. */
 export function loadScore(candidate: Candidate, policy?: HealthPolicy): number {
-  const load = (candidate.health.inFlight + 1) / candidate.account.weight;
+  const load = (candidate.health.inFlight + 1) / (candidate.account.weight * headroomShare(candidate.health.usedPercent));
   return policy && isNearLimit(candidate.health, policy) ? load * NEAR_LIMIT_PENALTY : load;
 }
 

@@ -1,0 +1,140 @@
+import type { Pool } from '../accounts/account.js';
+import { isUsable, type HealthPolicy } from '../accounts/health.js';
+import type { Logger } from '../logging/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Candidate } from '../routing/select.js';
+import { LocalFlushMarks, type FlushMarks } from './flush-marks.js';
+import { MoveBudget } from './move-budget.js';
+import type { Mobility, MoveReason } from './move-reason.js';
+import { AccountPerformance } from './performance.js';
+import { balancePolicies, cacheLifetime, touchInterval, type BalancePolicy } from './policy.js';
+import { degradation, reconsider, type BalanceCandidate } from './reconsider.js';
+import type { Config } from '../config/schema.js';
+
+/** What the routing decision gets from balancing for one request. */
+export interface BalanceAdvice {
+  readonly rebalance: { readonly reason: MoveReason; readonly leave: boolean } | undefined;
+  readonly spreadSoft: boolean;
+  readonly degraded: ReadonlySet<string>;
+  /** It would move for this reason, but its state keeps it (reported as held). */
+  readonly held: MoveReason | undefined;
+  /** Last-seen times older than this are refreshed on the session binding. */
+  readonly touchAfter: number;
+}
+
+export interface SessionView {
+  readonly account: string;
+  readonly createdAt: number;
+  readonly lastSeenAt: number;
+}
+
+const NONE: ReadonlySet<string> = new Set();
+
+/**
+ * Balancing's edge: per-pool policies, this replica's performance averages,
+ * usage-move budgets and operator flush marks, around the pure judgement in
+ * reconsider.ts. Routing asks it for advice before deciding and reports moves
+ * after; response handling feeds it measurements.
+ */
+export class Balancer {
+  readonly policies: ReadonlyMap<string, BalancePolicy>;
+  private readonly performance: AccountPerformance;
+  private readonly budget = new MoveBudget();
+
+  constructor(
+    config: Pick<Config, 'balance' | 'pools'>,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+    readonly flushMarks: FlushMarks = new LocalFlushMarks(),
+  ) {
+    this.policies = balancePolicies(config);
+    this.performance = new AccountPerformance(config.balance.performanceHalfLife);
+  }
+
+  policy(pool: string): BalancePolicy {
+    return this.policies.get(pool) ?? this.policies.get('default')!;
+  }
+
+  private judged(candidates: readonly Candidate[], healthPolicy: HealthPolicy, now: number): BalanceCandidate[] {
+    return candidates.map((candidate) => ({
+      account: candidate.account,
+      health: candidate.health,
+      performance: this.performance.view(candidate.account.name, now),
+      usable: isUsable(candidate.health, healthPolicy, now),
+    }));
+  }
+
+  /**
+   * Advice for one request of `pool`: which accounts are degraded, whether the
+   * session (when it has a binding) should be re-chosen and why. A usage move
+   * takes one of its account's moves per minute here; none left, it stays.
+   */
+  advise(
+    pool: Pool,
+    candidates: readonly Candidate[],
+    healthPolicy: HealthPolicy,
+    now: number,
+    session: { readonly binding: SessionView | undefined; readonly mobility: Mobility; readonly extendedRetention: boolean },
+  ): BalanceAdvice {
+    const policy = this.policy(pool.name);
+    const lifetime = cacheLifetime(policy, session.extendedRetention);
+    const judged = this.judged(candidates, healthPolicy, now);
+    let degraded: Set<string> | undefined;
+    for (const candidate of judged) {
+      if (candidate.usable && degradation(candidate, judged, policy)) (degraded ??= new Set()).add(candidate.account.name);
+    }
+    const advice = { spreadSoft: policy.stickiness === 'soft-off', degraded: degraded ?? NONE, touchAfter: touchInterval(lifetime) };
+    if (!session.binding) return { ...advice, rebalance: undefined, held: undefined };
+    const verdict = reconsider({
+      policy,
+      now,
+      mobility: session.mobility,
+      binding: session.binding,
+      lifetime,
+      candidates: judged,
+      flush: this.flushMarks.marks(pool.name, session.binding.account),
+    });
+    if (verdict.kind === 'held') return { ...advice, rebalance: undefined, held: verdict.reason };
+    if (verdict.kind === 'stay') return { ...advice, rebalance: undefined, held: undefined };
+    if (verdict.budgeted && !this.budget.take(pool.name, session.binding.account, now, policy.movesPerMinute)) return { ...advice, rebalance: undefined, held: undefined };
+    return { ...advice, rebalance: { reason: verdict.reason, leave: verdict.leave }, held: undefined };
+  }
+
+  /** A session left `from` for `to`: counted, and logged at debug (names of accounts only). */
+  moved(pool: string, reason: MoveReason, from: string, to: string): void {
+    this.metrics.moves.inc({ pool, reason, account: from });
+    this.logger.debug({ pool, reason, from, to }, 'session moved');
+  }
+
+  held(pool: string, reason: MoveReason, account: string): void {
+    this.metrics.movesHeld.inc({ pool, reason, account });
+    this.logger.debug({ pool, reason, account }, 'session kept on its account: its state cannot move');
+  }
+
+  recordHeaders(account: string, milliseconds: number, now: number): void {
+    this.performance.recordHeaders(account, milliseconds, now);
+    this.metrics.accountHeadersSeconds.set({ account }, (this.performance.view(account, now).headersMilliseconds ?? 0) / 1000);
+  }
+
+  recordFirstEvent(account: string, milliseconds: number, now: number): void {
+    this.performance.recordFirstEvent(account, milliseconds, now);
+    this.metrics.accountFirstEventSeconds.set({ account }, (this.performance.view(account, now).firstEventMilliseconds ?? 0) / 1000);
+  }
+
+  recordOutcome(account: string, failed: boolean, now: number): void {
+    this.performance.recordOutcome(account, failed, now);
+    this.metrics.accountErrorRate.set({ account }, this.performance.view(account, now).errorRate ?? 0);
+  }
+
+  /** Operator action: every soft binding of the pool is re-chosen on its next turn (hard ones stay). */
+  flushPool(pool: string, now: number): void {
+    this.flushMarks.flushPool(pool, now);
+    this.logger.info({ pool }, 'soft bindings of the pool flushed');
+  }
+
+  /** Operator action: soft sessions on the account (in every pool) leave it on their next turn (hard ones stay). */
+  flushAccount(account: string, now: number): void {
+    this.flushMarks.flushAccount(account, now);
+    this.logger.info({ account }, 'soft bindings of the account flushed');
+  }
+}
