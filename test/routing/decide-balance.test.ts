@@ -1,0 +1,149 @@
+import { describe, expect, it } from 'vitest';
+import type { Account, Pool } from '../../src/accounts/account.js';
+import { HEALTHY, type AccountHealthView } from '../../src/accounts/health.js';
+import type { StoredBinding } from '../../src/bindings/binding.js';
+import { decide, type Anchor, type DecisionInput, type RouteDecision } from '../../src/routing/decide.js';
+import { headroomShare } from '../../src/routing/placement.js';
+import type { Candidate } from '../../src/routing/select.js';
+
+const NOW = 1_000_000;
+const POLICY = { failureWindowMilliseconds: 60_000, failureThreshold: 5, nearLimitPercent: 90 };
+const account = (name: string, domain: string): Account => ({ name, cluster: `c-${name}`, profile: 'openai', weight: 1, domain });
+const A1 = account('a1', 'org-a');
+const A2 = account('a2', 'org-a');
+const B1 = account('b1', 'org-b');
+const binding = (to: Account, strength: StoredBinding['strength']): StoredBinding => ({ account: to.name, domain: to.domain, strength, createdAt: 0, lastSeenAt: 0, version: 1 });
+const encryptedAnchor = (to: Account): Anchor => ({ kind: 'encrypted_item', source: 'encrypted_item', binding: binding(to, 'hard') });
+const KEYS = Array.from({ length: 200 }, (_, index) => `session:key-${index}`);
+
+function input(overrides: Partial<DecisionInput> & { health?: Record<string, Partial<AccountHealthView>> }): DecisionInput {
+  const accounts = [A1, A2, B1];
+  const pool: Pool = { name: 'default', accounts };
+  const candidates: Candidate[] = accounts.map((entry) => ({ account: entry, health: { ...HEALTHY, ...overrides.health?.[entry.name] } }));
+  return {
+    pool,
+    candidates,
+    context: { now: NOW, policy: POLICY, tieBreaker: (tied) => tied[0]! },
+    strength: 'soft',
+    stickySource: 'session_header',
+    stateSource: undefined,
+    placementKey: 'session:key-1',
+    anchors: [],
+    accountScoped: false,
+    accountBoundTransport: false,
+    carriesUnknownState: false,
+    sessionBinding: undefined,
+    parentBinding: undefined,
+    exclusion: undefined,
+    needs: { required: [], preferred: [] },
+    ...overrides,
+  };
+}
+
+const routeOf = (decisionInput: DecisionInput): RouteDecision => {
+  const decision = decide(decisionInput);
+  if (decision.kind !== 'route') throw new Error(`expected a route, got ${JSON.stringify(decision)}`);
+  return decision;
+};
+
+const IDLE = { reason: 'idle', leave: false } as const;
+const HOT_A1 = { a1: { usedPercent: 80 } };
+
+describe('placement prefers usage-window headroom', () => {
+  it('the weight share is the square of the headroom, with a floor', () => {
+    expect([headroomShare(0), headroomShare(60), headroomShare(100)]).toEqual([1, expect.closeTo(0.16, 9), 0.01]);
+  });
+
+  it('new sessions mostly avoid an account at 80% while the others are empty', () => {
+    const onHot = KEYS.filter((placementKey) => routeOf(input({ placementKey, health: HOT_A1 })).account === A1).length;
+    expect(onHot).toBeLessThan(KEYS.length * 0.06);
+    expect(onHot).toBeGreaterThan(0);
+  });
+});
+
+describe('decide with balancing: soft sessions', () => {
+  it('an idle soft session is re-chosen by placement: it drifts to headroom, outcome moved with reason idle', () => {
+    const decisions = KEYS.map((placementKey) => routeOf(input({ placementKey, sessionBinding: binding(A1, 'soft'), rebalance: IDLE, health: HOT_A1 })));
+    const moved = decisions.filter((decision) => decision.outcome === 'moved');
+    expect(moved.length).toBeGreaterThan(KEYS.length * 0.9);
+    for (const decision of moved) expect([decision.moveReason, decision.sessionWrite, decision.sessionWriteStrength, decision.account === A1]).toEqual(['idle', 'move', 'soft', false]);
+  });
+
+  it('an idle re-choice that lands on its own account is no move', () => {
+    const decision = routeOf(input({ sessionBinding: binding(A1, 'soft'), rebalance: IDLE, health: { a2: { coolingDownUntil: NOW + 1 }, b1: { coolingDownUntil: NOW + 1 } } }));
+    expect([decision.account, decision.outcome, decision.moveReason, decision.sessionWrite]).toEqual([A1, 'bound', undefined, 'none']);
+  });
+
+  it('leave: the own account is never the choice; with nowhere usable to go, it stays', () => {
+    for (const placementKey of KEYS.slice(0, 50)) {
+      expect(routeOf(input({ placementKey, sessionBinding: binding(A1, 'soft'), rebalance: { reason: 'latency', leave: true } })).account).not.toBe(A1);
+    }
+    const stuck = routeOf(input({ sessionBinding: binding(A1, 'soft'), rebalance: { reason: 'latency', leave: true }, health: { a2: { coolingDownUntil: NOW + 1 }, b1: { recentFailures: 9 } } }));
+    expect([stuck.account, stuck.outcome]).toEqual([A1, 'bound']);
+  });
+
+  it('no advice: a soft session on a usable account stays, as before', () => {
+    expect(routeOf(input({ sessionBinding: binding(A1, 'soft'), health: HOT_A1 })).outcome).toBe('bound');
+  });
+
+  it('its account cooling down: moved with reason cooldown; failing: reason errors', () => {
+    expect(routeOf(input({ sessionBinding: binding(A1, 'soft'), health: { a1: { coolingDownUntil: NOW + 1 } } })).moveReason).toBe('cooldown');
+    expect(routeOf(input({ sessionBinding: binding(A1, 'soft'), health: { a1: { recentFailures: 9 } } })).moveReason).toBe('errors');
+  });
+
+  it('degraded accounts get no new sessions while another is usable', () => {
+    for (const placementKey of KEYS.slice(0, 50)) expect(routeOf(input({ placementKey, degraded: new Set(['a1', 'b1']) })).account).toBe(A2);
+  });
+});
+
+describe('decide with balancing: encrypted content moves only inside its domain', () => {
+  const hardSession = (placementKey: string, extra: Partial<DecisionInput> = {}) =>
+    routeOf(input({ placementKey, strength: 'hard', anchors: [encryptedAnchor(A1)], sessionBinding: binding(A1, 'hard'), rebalance: IDLE, health: HOT_A1, ...extra }));
+
+  it('idle past its cache: moves to the other account of its domain, binding written hard there, never to another domain', () => {
+    const decisions = KEYS.map((placementKey) => hardSession(placementKey));
+    expect(decisions.some((decision) => decision.account === A2)).toBe(true);
+    for (const decision of decisions) {
+      expect(decision.account.domain).toBe('org-a');
+      if (decision.account === A2) expect([decision.outcome, decision.sessionWrite, decision.sessionWriteStrength, decision.moveReason]).toEqual(['moved', 'move', 'hard', 'idle']);
+      else expect([decision.outcome, decision.sessionWrite]).toEqual(['bound', 'none']);
+    }
+  });
+
+  it('even when the only account with headroom is in another domain', () => {
+    for (const placementKey of KEYS) {
+      expect(hardSession(placementKey, { health: { a1: { usedPercent: 99 }, a2: { usedPercent: 99 } } }).account.domain).toBe('org-a');
+    }
+  });
+
+  it('stored objects or a turn-state token (account-scoped): never moves', () => {
+    for (const placementKey of KEYS) {
+      const decision = hardSession(placementKey, { accountScoped: true });
+      expect([decision.account, decision.sessionWrite]).toEqual([A1, 'none']);
+    }
+  });
+
+  it('a WebSocket session (account-bound transport): never moves', () => {
+    for (const placementKey of KEYS.slice(0, 50)) expect(hardSession(placementKey, { accountBoundTransport: true }).account).toBe(A1);
+  });
+
+  it('soft-off stickiness leaves hard sessions pinned', () => {
+    for (const placementKey of KEYS.slice(0, 50)) {
+      const decision = routeOf(input({ placementKey, strength: 'hard', anchors: [encryptedAnchor(A1)], sessionBinding: binding(A1, 'hard'), spreadSoft: true, health: HOT_A1 }));
+      expect(decision.account).toBe(A1);
+    }
+  });
+});
+
+describe('decide with soft-off stickiness', () => {
+  it('a soft session goes to the least loaded account by weight and headroom, whatever its binding', () => {
+    const health = { a1: { inFlight: 5 }, a2: { inFlight: 0, usedPercent: 50 }, b1: { inFlight: 1 } };
+    const decision = routeOf(input({ sessionBinding: binding(A1, 'soft'), spreadSoft: true, health }));
+    // a2: 1 / 0.25 = 4; b1: 2 / 1 = 2; a1: 6.
+    expect([decision.account, decision.outcome, decision.moveReason]).toEqual([B1, 'moved', 'operator']);
+  });
+
+  it('a new session too', () => {
+    expect(routeOf(input({ spreadSoft: true, health: { a1: { inFlight: 3 }, a2: { inFlight: 3 } } })).account).toBe(B1);
+  });
+});
