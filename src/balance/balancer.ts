@@ -13,7 +13,7 @@ import type { Config } from '../config/schema.js';
 
 /** What the routing decision gets from balancing for one request. */
 export interface BalanceAdvice {
-  readonly rebalance: { readonly reason: MoveReason; readonly leave: boolean } | undefined;
+  readonly rebalance: { readonly reason: MoveReason; readonly leave: boolean; readonly salt: string } | undefined;
   readonly spreadSoft: boolean;
   readonly degraded: ReadonlySet<string>;
   /** It would move for this reason, but its state keeps it (reported as held). */
@@ -97,7 +97,7 @@ export class Balancer {
     if (verdict.kind === 'held') return { ...advice, rebalance: undefined, held: verdict.reason };
     if (verdict.kind === 'stay') return { ...advice, rebalance: undefined, held: undefined };
     if (verdict.budgeted && !this.budget.take(pool.name, session.binding.account, now, policy.movesPerMinute)) return { ...advice, rebalance: undefined, held: undefined };
-    return { ...advice, rebalance: { reason: verdict.reason, leave: verdict.leave }, held: undefined };
+    return { ...advice, rebalance: { reason: verdict.reason, leave: verdict.leave, salt: String(session.binding.lastSeenAt) }, held: undefined };
   }
 
   /** A session left `from` for `to`: counted, and logged at debug (names of accounts only). */

@@ -3,8 +3,12 @@
  * routing decision to the upstream's response headers, to its first SSE event,
  * and the share of answers that were server errors. Each is a time-decayed
  * mean (sum and weight both decay with the half-life), so a burst of samples
- * at one instant counts fully and an old reading fades without new traffic.
+ * at one instant counts and an old reading fades without new traffic. The
+ * weight is capped at MEMORY_SAMPLES, so each new sample moves the mean by at
+ * least a fifth: an account that turns slow is seen after a few answers, not
+ * after its busy history has been outweighed.
  */
+export const MEMORY_SAMPLES = 4;
 export interface DecayingAverage {
   readonly sum: number;
   readonly weight: number;
@@ -18,7 +22,8 @@ function decayFactor(elapsed: number, halfLife: number): number {
 }
 
 export function addSample(average: DecayingAverage, sample: number, now: number, halfLife: number): DecayingAverage {
-  const factor = decayFactor(now - average.at, halfLife);
+  let factor = decayFactor(now - average.at, halfLife);
+  if (average.weight * factor > MEMORY_SAMPLES) factor = MEMORY_SAMPLES / average.weight;
   return { sum: average.sum * factor + sample, weight: average.weight * factor + 1, at: Math.max(now, average.at) };
 }
 

@@ -22,13 +22,13 @@ export const balanceSchema = z.strictObject({
   /** A session moved (or placed) less than this ago is not moved again for usage: no thrashing. */
   minimumDwell: duration.prefault('5m'),
   /** An account whose time to first event (or to headers) is this much above the pool's fastest is slow: its soft sessions leave. */
-  slowerBy: duration.prefault('1500ms'),
+  slowerBy: duration.prefault('1s'),
   /** An account whose decaying server-error rate is at or above this has its soft sessions leave. */
-  errorRate: z.number().gt(0).max(1).default(0.3),
+  errorRate: z.number().gt(0).max(1).default(0.5),
   /** Half-life of the decaying latency and error averages. */
   performanceHalfLife: duration.prefault('2m'),
-  /** Samples (decayed) an account needs before it can be judged slow or failing. */
-  minimumSamples: z.number().min(1).default(3),
+  /** Samples (decayed; at most 5 are remembered) an account needs before it can be judged slow or failing. */
+  minimumSamples: z.number().min(1).max(5).default(2),
 });
 
 /** A pool's own balance settings: any of the keys above, merged over the top-level ones. */
@@ -42,7 +42,7 @@ export const balanceOverrideSchema = z.strictObject({
   slowerBy: duration.optional(),
   errorRate: z.number().gt(0).max(1).optional(),
   performanceHalfLife: duration.optional(),
-  minimumSamples: z.number().min(1).optional(),
+  minimumSamples: z.number().min(1).max(5).optional(),
 });
 
 export type BalanceSettings = z.output<typeof balanceSchema>;

@@ -49,7 +49,7 @@ export interface DecisionInput {
   readonly exclusion: Exclusion | undefined;
   readonly needs: CapabilityNeeds;
   /** Balancing asks this session to be re-chosen (see balance/reconsider.ts); absent: it stays while usable. */
-  readonly rebalance?: { readonly reason: MoveReason; readonly leave: boolean } | undefined;
+  readonly rebalance?: { readonly reason: MoveReason; readonly leave: boolean; readonly salt: string } | undefined;
   /** The pool's stickiness is `soft-off`: soft requests are spread by load and headroom, bindings or not. */
   readonly spreadSoft?: boolean;
   /** Accounts judged slow or failing: new and moving sessions go elsewhere when they can. */
@@ -155,6 +155,18 @@ function choose(candidates: readonly Candidate[], input: DecisionInput): Account
   const pool = preferred.length > 0 ? preferred : usable.length > 0 ? usable : candidates;
   if (input.placementKey === undefined) return pickLeastLoaded(pool, input.context);
   return place(input.placementKey, pool, input.context.policy);
+}
+
+/**
+ * A re-chosen session draws again: its placement key salted with the moment
+ * balancing reconsidered it (the binding's last-seen time, which every replica
+ * reads alike). Re-placing it under the same key would only repeat the
+ * original draw, conditioned on having won it; a fresh draw lands in
+ * proportion to today's weights, headroom included.
+ */
+function redrawn(input: DecisionInput): DecisionInput {
+  if (!input.rebalance || input.placementKey === undefined) return input;
+  return { ...input, placementKey: `${input.placementKey}\u0000${input.rebalance.salt}` };
 }
 
 /** Usable accounts that are not slow or failing, when any is left. */
@@ -328,7 +340,7 @@ export function decide(input: DecisionInput): Decision {
     // Re-chosen by normal selection; when its own account is the problem, without it.
     const from = stays && input.rebalance!.leave ? capable.filter((candidate) => candidate !== own) : capable;
     if (stays && !from.some(usableAt(input.context))) return route(input, own.account, { strength, source, outcome: 'bound' });
-    const moved = choose(from, input)!;
+    const moved = choose(from, stays ? redrawn(input) : input)!;
     if (moved.name === sessionBinding.account) return route(input, moved, { strength, source, outcome: 'bound' });
     const moveReason = stays ? input.rebalance!.reason : unusableReason(own, input);
     return route(input, moved, { strength, source, outcome: 'moved', sessionWrite: 'move', moveReason });
@@ -366,7 +378,7 @@ function moveInsideDomain(
   if (session.domain !== domain || !capable.some((candidate) => candidate.account.name === session.account)) return undefined;
   const sameDomain = avoidDegraded(capable.filter(inDomain(domain)).filter(usableAt(input.context)), input);
   const from = rebalance.leave ? sameDomain.filter((candidate) => candidate.account.name !== session.account) : sameDomain;
-  const account = place(input.placementKey, from, input.context.policy);
+  const account = place(redrawn(input).placementKey!, from, input.context.policy);
   return account && account.name !== session.account ? { account, reason: rebalance.reason } : undefined;
 }
 

@@ -20,6 +20,13 @@ describe('decaying averages', () => {
     expect(readAverage(average, 310_000, HALF_LIFE).mean).toBeLessThan(600);
   });
 
+  it('a long fast history does not hide a turn to slow: four slow answers outweigh it', () => {
+    let average = EMPTY_AVERAGE;
+    for (let index = 0; index < 200; index++) average = addSample(average, 300, index * 100, HALF_LIFE);
+    for (let index = 0; index < 4; index++) average = addSample(average, 2300, 20_000 + index * 100, HALF_LIFE);
+    expect(readAverage(average, 20_400, HALF_LIFE).mean).toBeGreaterThan(1300);
+  });
+
   it('without traffic the evidence decays: a once-slow account stops counting as measured', () => {
     const performance = new AccountPerformance(HALF_LIFE);
     for (let index = 0; index < 4; index++) performance.recordFirstEvent('a', 3000, 0);

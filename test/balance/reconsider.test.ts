@@ -98,7 +98,7 @@ describe('reconsider: escape from slow or failing accounts', () => {
   });
 
   it('slower by less than the threshold is no reason', () => {
-    const close = [candidate(A1, { performance: measured(1900) }), candidate(A2, { performance: measured(500) })];
+    const close = [candidate(A1, { performance: measured(1400) }), candidate(A2, { performance: measured(500) })];
     expect(reconsider(input({ candidates: close })).kind).toBe('stay');
   });
 

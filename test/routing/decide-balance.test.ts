@@ -46,7 +46,7 @@ const routeOf = (decisionInput: DecisionInput): RouteDecision => {
   return decision;
 };
 
-const IDLE = { reason: 'idle', leave: false } as const;
+const IDLE = { reason: 'idle', leave: false, salt: '0' } as const;
 const HOT_A1 = { a1: { usedPercent: 80 } };
 
 describe('placement prefers usage-window headroom', () => {
@@ -76,9 +76,9 @@ describe('decide with balancing: soft sessions', () => {
 
   it('leave: the own account is never the choice; with nowhere usable to go, it stays', () => {
     for (const placementKey of KEYS.slice(0, 50)) {
-      expect(routeOf(input({ placementKey, sessionBinding: binding(A1, 'soft'), rebalance: { reason: 'latency', leave: true } })).account).not.toBe(A1);
+      expect(routeOf(input({ placementKey, sessionBinding: binding(A1, 'soft'), rebalance: { reason: 'latency', leave: true, salt: '0' } })).account).not.toBe(A1);
     }
-    const stuck = routeOf(input({ sessionBinding: binding(A1, 'soft'), rebalance: { reason: 'latency', leave: true }, health: { a2: { coolingDownUntil: NOW + 1 }, b1: { recentFailures: 9 } } }));
+    const stuck = routeOf(input({ sessionBinding: binding(A1, 'soft'), rebalance: { reason: 'latency', leave: true, salt: '0' }, health: { a2: { coolingDownUntil: NOW + 1 }, b1: { recentFailures: 9 } } }));
     expect([stuck.account, stuck.outcome]).toEqual([A1, 'bound']);
   });
 
@@ -97,7 +97,7 @@ describe('decide with balancing: soft sessions', () => {
 });
 
 describe('decide with balancing: encrypted content moves only inside its domain', () => {
-  const hardSession = (placementKey: string, extra: Partial<DecisionInput> = {}) =>
+  const hardSession = (placementKey: string, extra: Partial<DecisionInput> & { health?: Record<string, Partial<AccountHealthView>> } = {}) =>
     routeOf(input({ placementKey, strength: 'hard', anchors: [encryptedAnchor(A1)], sessionBinding: binding(A1, 'hard'), rebalance: IDLE, health: HOT_A1, ...extra }));
 
   it('idle past its cache: moves to the other account of its domain, binding written hard there, never to another domain', () => {
