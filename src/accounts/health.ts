@@ -41,8 +41,11 @@ export function isNearLimit(view: AccountHealthView, policy: HealthPolicy): bool
   return view.usedPercent >= policy.nearLimitPercent && view.usedPercent < 100;
 }
 
-/** How long a usage-window reading counts without a newer one. */
+/** How long a usage-window reading counts without a newer one, when the upstream named no reset. */
 export const USAGE_FRESHNESS_MILLISECONDS = 10 * 60_000;
+
+/** The longest a reading is believed even with a named reset (the longest usage window, a week, and a day). */
+export const LONGEST_USAGE_VALIDITY_MILLISECONDS = 8 * 24 * 3_600_000;
 
 class AccountHealth {
   inFlight = 0;
@@ -50,6 +53,8 @@ class AccountHealth {
   credentialFailedUntil = 0;
   usedPercent = 0;
   usageObservedAt = 0;
+  /** The window's reset named with the reading (0: none named). */
+  usageResetsAt = 0;
   failureTimes: number[] = [];
 }
 
@@ -69,7 +74,8 @@ export interface AccountState {
   recordFailure(account: string, now: number): void;
   /** True when this is news (the account was not already marked). */
   recordCredentialFailure(account: string, until: number, now: number): boolean;
-  recordUsage(account: string, usedPercent: number, now: number): void;
+  /** `resetsAt`: when the window that reported it resets, if the upstream said; the reading holds until then. */
+  recordUsage(account: string, usedPercent: number, now: number, resetsAt?: number): void;
   recordSuccess(account: string): void;
 }
 
@@ -100,10 +106,13 @@ export class AccountStateTable implements AccountState {
 
   /**
    * A usage reading taken before a cooldown that has since ended predates the
-   * reset that ended it; one older than the freshness window says nothing.
+   * reset that ended it. A reading holds until its window's reset when the
+   * upstream named one (usage only falls at a reset: an account balancing keeps
+   * idle is still as full), else for the freshness window.
    */
   private freshUsage(state: AccountHealth, now: number): number {
-    if (state.usageObservedAt < now - USAGE_FRESHNESS_MILLISECONDS) return 0;
+    const validUntil = state.usageResetsAt > state.usageObservedAt ? state.usageResetsAt : state.usageObservedAt + USAGE_FRESHNESS_MILLISECONDS;
+    if (now >= validUntil) return 0;
     if (state.coolingDownUntil <= now && state.usageObservedAt < state.coolingDownUntil) return 0;
     return state.usedPercent;
   }
@@ -145,15 +154,16 @@ export class AccountStateTable implements AccountState {
     return news;
   }
 
-  recordUsage(account: string, usedPercent: number, now: number): void {
+  recordUsage(account: string, usedPercent: number, now: number, resetsAt?: number): void {
     const state = this.state(account);
     state.usedPercent = usedPercent;
     state.usageObservedAt = now;
+    state.usageResetsAt = resetsAt !== undefined && resetsAt > now ? Math.min(resetsAt, now + LONGEST_USAGE_VALIDITY_MILLISECONDS) : 0;
   }
 
   /** A reading another replica took: kept only when newer than this replica's. */
-  recordUsageIfNewer(account: string, usedPercent: number, observedAt: number): void {
-    if (observedAt > this.state(account).usageObservedAt) this.recordUsage(account, usedPercent, observedAt);
+  recordUsageIfNewer(account: string, usedPercent: number, observedAt: number, resetsAt?: number): void {
+    if (observedAt > this.state(account).usageObservedAt) this.recordUsage(account, usedPercent, observedAt, resetsAt);
   }
 
   /** Another replica saw the account's credential work again. */

@@ -14,7 +14,7 @@ type StateEvent =
   | { readonly kind: 'credential_failed'; readonly account: string; readonly until: number; readonly at: number }
   /** a success after a credential failure: the account works again */
   | { readonly kind: 'credential_ok'; readonly account: string; readonly at: number }
-  | { readonly kind: 'usage'; readonly account: string; readonly percent: number; readonly at: number };
+  | { readonly kind: 'usage'; readonly account: string; readonly percent: number; readonly at: number; readonly resetsAt?: number };
 
 /** No upstream names a longer wait (weekly usage windows); anything longer is not believed. */
 const LONGEST_WAIT_MILLISECONDS = 8 * 24 * 3600_000;
@@ -50,7 +50,7 @@ function isEvent(value: unknown): value is StateEvent {
   if (typeof event.account !== 'string' || !finite(event.at)) return false;
   if (event.kind === 'cooldown' || event.kind === 'credential_failed') return finite(event.until);
   if (event.kind === 'credential_ok') return true;
-  return event.kind === 'usage' && finite(event.percent) && event.percent >= 0 && event.percent <= 100;
+  return event.kind === 'usage' && finite(event.percent) && event.percent >= 0 && event.percent <= 100 && (event.resetsAt === undefined || finite(event.resetsAt));
 }
 
 /** One hash field per account and kind of state: the latest word wins. */
@@ -119,7 +119,7 @@ export class SharedAccountState implements AccountState {
     if (event.kind === 'cooldown') this.local.coolDown(event.account, until(event.until));
     else if (event.kind === 'credential_failed') this.local.recordCredentialFailure(event.account, until(event.until), now);
     else if (event.kind === 'credential_ok') this.local.clearCredentialFailure(event.account);
-    else this.local.recordUsageIfNewer(event.account, event.percent, Math.min(event.at, now));
+    else this.local.recordUsageIfNewer(event.account, event.percent, Math.min(event.at, now), event.resetsAt === undefined ? undefined : until(event.resetsAt));
   }
 
   private receive(text: string): void {
@@ -189,13 +189,13 @@ export class SharedAccountState implements AccountState {
     return news;
   }
 
-  recordUsage(account: string, usedPercent: number, now: number): void {
-    this.local.recordUsage(account, usedPercent, now);
+  recordUsage(account: string, usedPercent: number, now: number, resetsAt?: number): void {
+    this.local.recordUsage(account, usedPercent, now, resetsAt);
     // Every response carries a reading: share a change of a point or more, else one every few seconds.
     const last = this.lastShared.get(account);
     if (last && Math.abs(last.percent - usedPercent) < 1 && now - last.at < USAGE_SHARE_INTERVAL) return;
     this.lastShared.set(account, { percent: usedPercent, at: now });
-    this.publish({ kind: 'usage', account, percent: usedPercent, at: now });
+    this.publish({ kind: 'usage', account, percent: usedPercent, at: now, ...(resetsAt !== undefined ? { resetsAt } : {}) });
   }
 
   recordSuccess(account: string): void {

@@ -6,7 +6,7 @@ import type { RouteDecision } from '../routing/decide.js';
 import { classifyError, isAccountBoundError, type ErrorClassification } from '../responses/classify-error.js';
 import { factsFromResponseObject } from '../responses/response-facts.js';
 import { SseInspector } from '../responses/sse-inspector.js';
-import { cooldownUntil, exhaustedUntil, usedPercent } from '../responses/upstream-limits.js';
+import { cooldownUntil, exhaustedUntil, usageResetsAt, usedPercent } from '../responses/upstream-limits.js';
 import { TURN_STATE_HEADER } from '../signals/signals.js';
 import { JSON_CONTENT_TYPE } from '../request/request-view.js';
 import type { ProcessorContext } from './context.js';
@@ -94,7 +94,7 @@ export class ResponseHandler {
     metrics.upstreamResponses.inc({ account: account.name, status_class: statusClass(status) });
     this.measureHeaders(status, headers, now);
     const percent = usedPercent(headers);
-    if (percent !== undefined) accountState.recordUsage(account.name, percent, now);
+    if (percent !== undefined) accountState.recordUsage(account.name, percent, now, usageResetsAt(headers, now));
     const exhausted = exhaustedUntil(headers, now);
     if (exhausted !== undefined) accountState.coolDown(account.name, exhausted);
 

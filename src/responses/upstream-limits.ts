@@ -37,6 +37,26 @@ export function usedPercent(headers: ReadonlyMap<string, string>): number | unde
   return highest;
 }
 
+/**
+ * When the usage reading stops being true: the reset of the window that reported
+ * the highest percent (x-codex-*-reset-at in epoch seconds, or
+ * x-codex-*-reset-after-seconds). Undefined when the upstream named none.
+ */
+export function usageResetsAt(headers: ReadonlyMap<string, string>, now: number): number | undefined {
+  let best: { value: number; reset: number | undefined } | undefined;
+  for (const window of ['primary', 'secondary']) {
+    const value = Number(headers.get(`x-codex-${window}-used-percent`));
+    if (!headers.has(`x-codex-${window}-used-percent`) || !Number.isFinite(value)) continue;
+    const resetAt = Number(headers.get(`x-codex-${window}-reset-at`));
+    const resetAfter = Number(headers.get(`x-codex-${window}-reset-after-seconds`));
+    const named = Number.isFinite(resetAt) && resetAt > 0 ? resetAt * 1000 : Number.isFinite(resetAfter) && resetAfter > 0 ? now + resetAfter * 1000 : undefined;
+    const reset = named !== undefined && named > now ? named : undefined;
+    // The fullest window decides; between equally full ones, the later reset.
+    if (!best || value > best.value || (value === best.value && (reset ?? 0) > (best.reset ?? 0))) best = { value, reset };
+  }
+  return best?.reset;
+}
+
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** OpenAI's reset durations: "6m0s", "1.5s", "120ms", "1h2m". */

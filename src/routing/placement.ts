@@ -23,15 +23,19 @@ export function rendezvousScore(placementKey: string, account: Account, weight: 
 /** The least share of its weight an account keeps however used its window is (it still gets some sessions). */
 const MINIMUM_HEADROOM_SHARE = 0.01;
 
+/** How steeply placement prefers headroom: the share is the fraction left to this power. */
+export const HEADROOM_EXPONENT = 4;
+
 /**
- * Share of its weight an account gets for its usage-window headroom: the square
- * of the fraction left, so an account at 60% gets 16% of its weight while one
- * at 10% gets 81%. New and re-chosen sessions drift to headroom; an account
- * without readings (0%) keeps its whole weight.
+ * Share of its weight an account gets for its usage-window headroom: the
+ * fraction left to the fourth power, so an account at 60% gets 2.6% of its
+ * weight, one at 20% gets 41%, and two accounts ten points apart near the
+ * middle differ by about a factor of 1.5. New and re-chosen sessions drift to
+ * headroom; an account without readings (0%) keeps its whole weight.
  */
 export function headroomShare(usedPercent: number): number {
   const left = Math.min(1, Math.max(0, (100 - usedPercent) / 100));
-  return Math.max(MINIMUM_HEADROOM_SHARE, left * left);
+  return Math.max(MINIMUM_HEADROOM_SHARE, left ** HEADROOM_EXPONENT);
 }
 
 /**

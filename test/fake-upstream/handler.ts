@@ -68,12 +68,14 @@ type Route =
 const CONVERSATION_PATH = /^\/v1\/conversations\/([^/]+)$/;
 
 export class AccountCore {
-  readonly rateLimiter = new RateLimiter();
+  readonly rateLimiter: RateLimiter;
   readonly turnStates = new TurnStates();
   private readonly cache: PromptCache;
 
   constructor(readonly cfg: CoreConfig) {
     this.cache = new PromptCache(cfg.minCachedTokens, cfg.cacheExpiry);
+    // Reset times are named on the clock the cache forgets by (a test's compressed day).
+    this.rateLimiter = new RateLimiter(cfg.cacheExpiry?.clock);
   }
 
   /** Only openai-profile accounts store responses, items and conversations. */

@@ -53,7 +53,7 @@ export interface FakeAccountOptions {
   sseEventDelayMs?: number;
   /** Cached prefixes shorter than this many tokens are not reported (real minimum is 1024). Default 0. */
   minCachedTokens?: number;
-  /** The prompt cache forgets a cache key idle longer than lifetimeMs on this clock (default: never). */
+  /** The prompt cache forgets a cache key idle longer than lifetimeMs on this clock (default: never); usage resets are named on it too. */
   cacheExpiry?: CacheExpiry;
   host?: string;
 }

@@ -50,8 +50,8 @@ const IDLE = { reason: 'idle', leave: false, salt: '0' } as const;
 const HOT_A1 = { a1: { usedPercent: 80 } };
 
 describe('placement prefers usage-window headroom', () => {
-  it('the weight share is the square of the headroom, with a floor', () => {
-    expect([headroomShare(0), headroomShare(60), headroomShare(100)]).toEqual([1, expect.closeTo(0.16, 9), 0.01]);
+  it('the weight share is the headroom to the fourth power, with a floor', () => {
+    expect([headroomShare(0), headroomShare(60), headroomShare(100)]).toEqual([1, expect.closeTo(0.0256, 9), 0.01]);
   });
 
   it('new sessions mostly avoid an account at 80% while the others are empty', () => {
