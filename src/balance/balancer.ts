@@ -20,6 +20,8 @@ export interface BalanceAdvice {
   readonly held: MoveReason | undefined;
   /** Last-seen times older than this are refreshed on the session binding. */
   readonly touchAfter: number;
+  /** Heal this idle encrypted-content session onto another domain (the pool opted in). */
+  readonly healAcrossDomains: boolean;
 }
 
 export interface SessionView {
@@ -83,7 +85,7 @@ export class Balancer {
     for (const candidate of judged) {
       if (candidate.usable && degradation(candidate, judged, policy)) (degraded ??= new Set()).add(candidate.account.name);
     }
-    const advice = { spreadSoft: policy.stickiness === 'soft-off', degraded: degraded ?? NONE, touchAfter: touchInterval(lifetime) };
+    const advice = { spreadSoft: policy.stickiness === 'soft-off', degraded: degraded ?? NONE, touchAfter: touchInterval(lifetime), healAcrossDomains: false };
     if (!session.binding) return { ...advice, rebalance: undefined, held: undefined };
     const verdict = reconsider({
       policy,
@@ -95,6 +97,10 @@ export class Balancer {
       flush: this.flushMarks.marks(pool.name, session.binding.account),
     });
     if (verdict.kind === 'held') return { ...advice, rebalance: undefined, held: verdict.reason };
+    if (verdict.kind === 'heal') {
+      const allowed = this.budget.take(pool.name, session.binding.account, now, policy.movesPerMinute);
+      return { ...advice, rebalance: undefined, held: allowed ? undefined : 'usage', healAcrossDomains: allowed };
+    }
     if (verdict.kind === 'stay') return { ...advice, rebalance: undefined, held: undefined };
     if (verdict.budgeted && !this.budget.take(pool.name, session.binding.account, now, policy.movesPerMinute)) return { ...advice, rebalance: undefined, held: undefined };
     return { ...advice, rebalance: { reason: verdict.reason, leave: verdict.leave, salt: String(session.binding.lastSeenAt) }, held: undefined };

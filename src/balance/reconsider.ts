@@ -35,7 +35,12 @@ export type Reconsideration =
    */
   | { readonly kind: 'move'; readonly reason: MoveReason; readonly leave: boolean; readonly budgeted: boolean }
   /** It would move for this reason, but its state pins it: reported, never moved. */
-  | { readonly kind: 'held'; readonly reason: MoveReason };
+  | { readonly kind: 'held'; readonly reason: MoveReason }
+  /**
+   * Idle encrypted content whose whole domain is far above the pool, in a pool that
+   * opted in: healed onto another domain (its reasoning dropped). Spends a usage move.
+   */
+  | { readonly kind: 'heal'; readonly reason: 'usage' };
 
 const STAY: Reconsideration = { kind: 'stay' };
 
@@ -77,6 +82,16 @@ export function usageExcess(own: BalanceCandidate, candidates: readonly BalanceC
 }
 
 /**
+ * How far the emptiest usable account of the session's domain is above the pool:
+ * when even that one is far above, no move inside the domain can help.
+ */
+export function domainExcess(own: BalanceCandidate, candidates: readonly BalanceCandidate[]): number {
+  const domain = candidates.filter((candidate) => candidate.account.domain === own.account.domain && (candidate.usable || candidate === own));
+  if (domain.length === candidates.length) return 0;
+  return Math.min(...domain.map((candidate) => usageExcess(candidate, candidates)));
+}
+
+/**
  * Whether a session that could stay on its usable account should be re-chosen,
  * and why. Pure. Moving costs a soft session its prompt cache at most, so it
  * moves when that cache is gone (idle), when the operator asks, or when its
@@ -92,7 +107,11 @@ export function reconsider(input: ReconsiderInput): Reconsideration {
     if (input.flush.account > binding.createdAt) return { kind: 'move', reason: 'operator', leave: true, budgeted: false };
     if (input.flush.pool > binding.createdAt) return { kind: 'move', reason: 'operator', leave: false, budgeted: false };
   }
-  if (mobility !== 'pinned' && now - binding.lastSeenAt > idleThreshold(input.lifetime)) return { kind: 'move', reason: 'idle', leave: false, budgeted: false };
+  const idle = now - binding.lastSeenAt > idleThreshold(input.lifetime);
+  if (mobility === 'domain' && idle && policy.crossDomainHealing && policy.movesPerMinute > 0 && domainExcess(own, input.candidates) >= policy.usageGapPercent) {
+    return { kind: 'heal', reason: 'usage' };
+  }
+  if (mobility !== 'pinned' && idle) return { kind: 'move', reason: 'idle', leave: false, budgeted: false };
   const degraded = degradation(own, input.candidates, policy);
   if (degraded) return mobility === 'pool' ? { kind: 'move', reason: degraded, leave: true, budgeted: false } : { kind: 'held', reason: degraded };
   if (usageExcess(own, input.candidates) >= policy.usageGapPercent && policy.movesPerMinute > 0) {

@@ -29,6 +29,12 @@ export const balanceSchema = z.strictObject({
   performanceHalfLife: duration.prefault('2m'),
   /** Samples (decayed; at most 5 are remembered) an account needs before it can be judged slow or failing. */
   minimumSamples: z.number().min(1).max(5).default(2),
+  /**
+   * Opt-in: an idle Codex session (encrypted content only) whose whole domain is far
+   * above the pool is healed onto another domain: its unreadable reasoning dropped,
+   * the client told in `x-codex-affinity-healed`. Off: encrypted content never leaves its domain.
+   */
+  crossDomainHealing: z.boolean().default(false),
 });
 
 /** A pool's own balance settings: any of the keys above, merged over the top-level ones. */
@@ -43,6 +49,7 @@ export const balanceOverrideSchema = z.strictObject({
   errorRate: z.number().gt(0).max(1).optional(),
   performanceHalfLife: duration.optional(),
   minimumSamples: z.number().min(1).max(5).optional(),
+  crossDomainHealing: z.boolean().optional(),
 });
 
 export type BalanceSettings = z.output<typeof balanceSchema>;

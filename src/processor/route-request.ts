@@ -41,6 +41,8 @@ export interface RoutedRequest {
   readonly unknownState: readonly CarriedState[];
   /** The key exclusions are kept under (the session's, else the request's state's; a seed's conversation: its state's). */
   readonly placementKey: BindingKey | undefined;
+  /** Balancing asks to heal this idle session onto another domain (its pool opted in). */
+  readonly healAcrossDomains: boolean;
 }
 
 function candidates(context: ProcessorContext, pool: Pool, now: number): Candidate[] {
@@ -208,5 +210,5 @@ export async function routeRequest(
     decision = decide(input(sessionBinding));
   }
   if (decision.kind === 'route' && decidedOn) await afterBalancing(context, pool, sessionKey, decidedOn, decision, advice, now);
-  return { decision, stickyKey, sessionKey, unknownState, placementKey: exclusionAt };
+  return { decision, stickyKey, sessionKey, unknownState, placementKey: exclusionAt, healAcrossDomains: advice.healAcrossDomains && decision.kind === 'route' && decision.sessionWrite === 'none' };
 }

@@ -1,5 +1,11 @@
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
-import { codexRequest, metadataOf, routedCluster, ScriptedStream, sseStream, type TestProcessor } from '../support/processor.js';
+import type { WireProcessingResponse } from '../../src/extproc/wire-types.js';
+import { codexRequest, metadataOf, routedCluster, ScriptedStream, setHeaders, sseStream, type TestProcessor } from '../support/processor.js';
+
+function sentBody(routed: WireProcessingResponse): Turn['sentBody'] {
+  const body = routed.request_body?.response?.body_mutation?.body;
+  return body ? (JSON.parse(Buffer.from(body).toString()) as Turn['sentBody']) : undefined;
+}
 
 /** A monotonic clock the test moves: latency as the processor measures it. */
 export interface ElapsedClock {
@@ -13,6 +19,10 @@ export interface Turn {
   readonly cluster: string | undefined;
   /** Id of the response the account answered with (undefined for an error). */
   readonly responseId: string | undefined;
+  /** The body as sent upstream when the processor changed it. */
+  readonly sentBody: { input?: Array<{ type?: string; encrypted_content?: string }> } | undefined;
+  /** Headers the processor added to the response for the client. */
+  readonly clientHeaders: ReadonlyMap<string, string>;
 }
 
 export interface UpstreamBehaviour {
@@ -48,17 +58,19 @@ export async function turn(
   const used = behaviour.usedPercent?.[account];
   const usageHeaders: Record<string, string> = used !== undefined ? { 'x-codex-primary-used-percent': String(used) } : {};
   let responseId: string | undefined;
+  let clientHeaders = new Map<string, string>();
   if (behaviour.failing?.has(account)) {
-    await stream.responseHeaders({ ':status': '500', 'content-type': 'application/json', ...usageHeaders }, true);
+    clientHeaders = setHeaders(await stream.responseHeaders({ ':status': '500', 'content-type': 'application/json', ...usageHeaders }, true));
   } else {
     const answer = await stream.responseHeaders({ ':status': '200', 'content-type': 'text/event-stream', ...usageHeaders });
+    clientHeaders = setHeaders(answer);
     elapsed.now += behaviour.firstEvent?.[account] ?? 300;
     responses++;
     responseId = `resp_${responses}`;
     if (answer.mode_override?.response_body_mode === 'STREAMED') await stream.responseBody(sseStream(responseId, reasoningId ?? `rs_${responses}`), true);
   }
   await stream.end();
-  return { account, outcome: String(metadata.outcome), strength: String(metadata.strength), cluster: routedCluster(routed), responseId };
+  return { account, outcome: String(metadata.outcome), strength: String(metadata.strength), cluster: routedCluster(routed), responseId, sentBody: sentBody(routed), clientHeaders };
 }
 
 /** An SDK-style soft session's request: a session key, no encrypted content, no stored state. */
