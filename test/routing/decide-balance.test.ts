@@ -1,50 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import type { Account, Pool } from '../../src/accounts/account.js';
-import { HEALTHY, type AccountHealthView } from '../../src/accounts/health.js';
+import type { Account } from '../../src/accounts/account.js';
+import type { AccountHealthView } from '../../src/accounts/health.js';
 import type { StoredBinding } from '../../src/bindings/binding.js';
-import { decide, type Anchor, type DecisionInput, type RouteDecision } from '../../src/routing/decide.js';
+import type { Anchor, DecisionInput } from '../../src/routing/decide.js';
 import { headroomShare } from '../../src/routing/placement.js';
-import type { Candidate } from '../../src/routing/select.js';
+import { A1, A2, B1, decisionInput, NOW, routeOf } from './decision-input.js';
 
-const NOW = 1_000_000;
-const POLICY = { failureWindowMilliseconds: 60_000, failureThreshold: 5, nearLimitPercent: 90 };
-const account = (name: string, domain: string): Account => ({ name, cluster: `c-${name}`, profile: 'openai', weight: 1, domain });
-const A1 = account('a1', 'org-a');
-const A2 = account('a2', 'org-a');
-const B1 = account('b1', 'org-b');
 const binding = (to: Account, strength: StoredBinding['strength']): StoredBinding => ({ account: to.name, domain: to.domain, strength, createdAt: 0, lastSeenAt: 0, version: 1 });
 const encryptedAnchor = (to: Account): Anchor => ({ kind: 'encrypted_item', source: 'encrypted_item', binding: binding(to, 'hard') });
 const KEYS = Array.from({ length: 200 }, (_, index) => `session:key-${index}`);
-
-function input(overrides: Partial<DecisionInput> & { health?: Record<string, Partial<AccountHealthView>> }): DecisionInput {
-  const accounts = [A1, A2, B1];
-  const pool: Pool = { name: 'default', accounts };
-  const candidates: Candidate[] = accounts.map((entry) => ({ account: entry, health: { ...HEALTHY, ...overrides.health?.[entry.name] } }));
-  return {
-    pool,
-    candidates,
-    context: { now: NOW, policy: POLICY, tieBreaker: (tied) => tied[0]! },
-    strength: 'soft',
-    stickySource: 'session_header',
-    stateSource: undefined,
-    placementKey: 'session:key-1',
-    anchors: [],
-    accountScoped: false,
-    accountBoundTransport: false,
-    carriesUnknownState: false,
-    sessionBinding: undefined,
-    parentBinding: undefined,
-    exclusion: undefined,
-    needs: { required: [], preferred: [] },
-    ...overrides,
-  };
-}
-
-const routeOf = (decisionInput: DecisionInput): RouteDecision => {
-  const decision = decide(decisionInput);
-  if (decision.kind !== 'route') throw new Error(`expected a route, got ${JSON.stringify(decision)}`);
-  return decision;
-};
+const input = decisionInput;
 
 const IDLE = { reason: 'idle', leave: false, salt: '0' } as const;
 const HOT_A1 = { a1: { usedPercent: 80 } };
