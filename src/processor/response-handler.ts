@@ -6,7 +6,7 @@ import type { RouteDecision } from '../routing/decide.js';
 import { classifyError, isAccountBoundError, type ErrorClassification } from '../responses/classify-error.js';
 import { factsFromResponseObject } from '../responses/response-facts.js';
 import { SseInspector } from '../responses/sse-inspector.js';
-import { cooldownUntil, exhaustedUntil, usageResetsAt, usedPercent } from '../responses/upstream-limits.js';
+import { cooldownUntil, exhaustedUntil, usageReading } from '../responses/upstream-limits.js';
 import { TURN_STATE_HEADER } from '../signals/signals.js';
 import { JSON_CONTENT_TYPE } from '../request/request-view.js';
 import type { ProcessorContext } from './context.js';
@@ -93,8 +93,8 @@ export class ResponseHandler {
     this.encoding = encoding && encoding !== 'identity' ? encoding : undefined;
     metrics.upstreamResponses.inc({ account: account.name, status_class: statusClass(status) });
     this.measureHeaders(status, headers, now);
-    const percent = usedPercent(headers);
-    if (percent !== undefined) accountState.recordUsage(account.name, percent, now, usageResetsAt(headers, now));
+    const usage = usageReading(headers, now);
+    if (usage !== undefined) accountState.recordUsage(account.name, usage.percent, now, usage.resetsAt);
     const exhausted = exhaustedUntil(headers, now);
     if (exhausted !== undefined) accountState.coolDown(account.name, exhausted);
 

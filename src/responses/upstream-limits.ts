@@ -37,26 +37,6 @@ export function usedPercent(headers: ReadonlyMap<string, string>): number | unde
   return highest;
 }
 
-/**
- * When the usage reading stops being true: the reset of the window that reported
- * the highest percent (x-codex-*-reset-at in epoch seconds, or
- * x-codex-*-reset-after-seconds). Undefined when the upstream named none.
- */
-export function usageResetsAt(headers: ReadonlyMap<string, string>, now: number): number | undefined {
-  let best: { value: number; reset: number | undefined } | undefined;
-  for (const window of ['primary', 'secondary']) {
-    const value = Number(headers.get(`x-codex-${window}-used-percent`));
-    if (!headers.has(`x-codex-${window}-used-percent`) || !Number.isFinite(value)) continue;
-    const resetAt = Number(headers.get(`x-codex-${window}-reset-at`));
-    const resetAfter = Number(headers.get(`x-codex-${window}-reset-after-seconds`));
-    const named = Number.isFinite(resetAt) && resetAt > 0 ? resetAt * 1000 : Number.isFinite(resetAfter) && resetAfter > 0 ? now + resetAfter * 1000 : undefined;
-    const reset = named !== undefined && named > now ? named : undefined;
-    // The fullest window decides; between equally full ones, the later reset.
-    if (!best || value > best.value || (value === best.value && (reset ?? 0) > (best.reset ?? 0))) best = { value, reset };
-  }
-  return best?.reset;
-}
-
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** OpenAI's reset durations: "6m0s", "1.5s", "120ms", "1h2m". */
@@ -79,4 +59,41 @@ export function exhaustedUntil(headers: ReadonlyMap<string, string>, now: number
     if (reset !== undefined && reset > 0) until = Math.max(until ?? 0, now + reset);
   }
   return until;
+}
+
+/** How full an account is, and until when that reading holds (undefined: no reset named). */
+export interface UsageReading {
+  readonly percent: number;
+  readonly resetsAt: number | undefined;
+}
+
+/**
+ * The fullest of what the upstream reports: the usage windows
+ * (x-codex-primary/secondary-used-percent, reset by x-codex-*-reset-at in epoch
+ * seconds or x-codex-*-reset-after-seconds) and the public API's budgets
+ * (100 × (1 − x-ratelimit-remaining-* / x-ratelimit-limit-*), reset by
+ * x-ratelimit-reset-*). Between equally full ones, the later reset. Undefined
+ * when the response reports none.
+ */
+export function usageReading(headers: ReadonlyMap<string, string>, now: number): UsageReading | undefined {
+  let best: UsageReading | undefined;
+  const consider = (percent: number, reset: number | undefined): void => {
+    const resetsAt = reset !== undefined && Number.isFinite(reset) && reset > now ? reset : undefined;
+    if (!best || percent > best.percent || (percent === best.percent && (resetsAt ?? 0) > (best.resetsAt ?? 0))) best = { percent, resetsAt };
+  };
+  for (const window of ['primary', 'secondary']) {
+    const percent = Number(headers.get(`x-codex-${window}-used-percent`));
+    if (!headers.has(`x-codex-${window}-used-percent`) || !Number.isFinite(percent)) continue;
+    const resetAt = Number(headers.get(`x-codex-${window}-reset-at`));
+    const resetAfter = Number(headers.get(`x-codex-${window}-reset-after-seconds`));
+    consider(percent, Number.isFinite(resetAt) && resetAt > 0 ? resetAt * 1000 : Number.isFinite(resetAfter) && resetAfter > 0 ? now + resetAfter * 1000 : undefined);
+  }
+  for (const budget of ['requests', 'tokens']) {
+    const limit = Number(headers.get(`x-ratelimit-limit-${budget}`));
+    const remaining = Number(headers.get(`x-ratelimit-remaining-${budget}`));
+    if (!headers.has(`x-ratelimit-limit-${budget}`) || !headers.has(`x-ratelimit-remaining-${budget}`) || !(limit > 0) || !Number.isFinite(remaining)) continue;
+    const reset = parseResetDuration(headers.get(`x-ratelimit-reset-${budget}`));
+    consider(Math.min(100, Math.max(0, 100 * (1 - remaining / limit))), reset !== undefined ? now + reset : undefined);
+  }
+  return best;
 }

@@ -1,28 +1,46 @@
 import { describe, expect, it } from 'vitest';
-import { usageResetsAt } from '../../src/responses/upstream-limits.js';
+import { usageReading } from '../../src/responses/upstream-limits.js';
 
 const NOW = 1_800_000_000_000;
 const headers = (entries: Record<string, string>) => new Map(Object.entries(entries));
 
-describe('usageResetsAt: when a usage reading stops being true', () => {
-  it('the reset of the fullest window: reset-at in epoch seconds', () => {
+describe('usageReading: how full an account is, and until when the reading holds', () => {
+  it('the fullest usage window, held until its reset (reset-at in epoch seconds)', () => {
     const reading = headers({
       'x-codex-primary-used-percent': '30',
       'x-codex-primary-reset-at': String(NOW / 1000 + 600),
       'x-codex-secondary-used-percent': '70',
       'x-codex-secondary-reset-at': String(NOW / 1000 + 86_400),
     });
-    expect(usageResetsAt(reading, NOW)).toBe(NOW + 86_400_000);
+    expect(usageReading(reading, NOW)).toEqual({ percent: 70, resetsAt: NOW + 86_400_000 });
   });
 
   it('reset-after-seconds when no reset-at', () => {
-    expect(usageResetsAt(headers({ 'x-codex-primary-used-percent': '30', 'x-codex-primary-reset-after-seconds': '120' }), NOW)).toBe(NOW + 120_000);
+    expect(usageReading(headers({ 'x-codex-primary-used-percent': '30', 'x-codex-primary-reset-after-seconds': '120' }), NOW)).toEqual({ percent: 30, resetsAt: NOW + 120_000 });
   });
 
-  it('no reset named, a reset in the past, or garbage: undefined', () => {
-    expect(usageResetsAt(headers({ 'x-codex-primary-used-percent': '30' }), NOW)).toBeUndefined();
-    expect(usageResetsAt(headers({ 'x-codex-primary-used-percent': '30', 'x-codex-primary-reset-at': String(NOW / 1000 - 5) }), NOW)).toBeUndefined();
-    expect(usageResetsAt(headers({ 'x-codex-primary-used-percent': '30', 'x-codex-primary-reset-at': 'soon' }), NOW)).toBeUndefined();
-    expect(usageResetsAt(headers({}), NOW)).toBeUndefined();
+  it("the public API's budgets: x-ratelimit-remaining of x-ratelimit-limit, held until x-ratelimit-reset", () => {
+    const reading = headers({
+      'x-ratelimit-limit-requests': '500',
+      'x-ratelimit-remaining-requests': '499',
+      'x-ratelimit-reset-requests': '120ms',
+      'x-ratelimit-limit-tokens': '200000',
+      'x-ratelimit-remaining-tokens': '50000',
+      'x-ratelimit-reset-tokens': '6m0s',
+    });
+    expect(usageReading(reading, NOW)).toEqual({ percent: 75, resetsAt: NOW + 360_000 });
+  });
+
+  it('the fuller of a usage window and a budget wins', () => {
+    const reading = headers({ 'x-codex-primary-used-percent': '40', 'x-ratelimit-limit-requests': '100', 'x-ratelimit-remaining-requests': '90' });
+    expect(usageReading(reading, NOW)).toEqual({ percent: 40, resetsAt: undefined });
+  });
+
+  it('no reset named, a reset in the past, garbage, a zero limit, nothing reported', () => {
+    expect(usageReading(headers({ 'x-codex-primary-used-percent': '30' }), NOW)).toEqual({ percent: 30, resetsAt: undefined });
+    expect(usageReading(headers({ 'x-codex-primary-used-percent': '30', 'x-codex-primary-reset-at': String(NOW / 1000 - 5) }), NOW)).toEqual({ percent: 30, resetsAt: undefined });
+    expect(usageReading(headers({ 'x-codex-primary-used-percent': 'lots' }), NOW)).toBeUndefined();
+    expect(usageReading(headers({ 'x-ratelimit-limit-requests': '0', 'x-ratelimit-remaining-requests': '0' }), NOW)).toBeUndefined();
+    expect(usageReading(headers({}), NOW)).toBeUndefined();
   });
 });
