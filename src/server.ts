@@ -22,6 +22,8 @@ import type { ProcessorContext } from './processor/context.js';
 import { AffinityRequestProcessor } from './processor/request-processor.js';
 import { createWeightedRoundRobin } from './routing/select.js';
 import { Balancer } from './balance/balancer.js';
+import { LocalFlushMarks, type FlushMarks } from './balance/flush-marks.js';
+import { SharedFlushMarks } from './balance/shared-flush-marks.js';
 import { CredentialStore } from './credentials/credentials.js';
 import { mergeRules, PROFILE_RULES, type ProfileRules } from './rewrite/profiles.js';
 
@@ -47,6 +49,8 @@ export interface RunningServer {
 interface SharedState {
   readonly store: BindingStore;
   readonly accountState: AccountState;
+  /** Operator flushes: this replica's, or shared through Redis. */
+  readonly flushMarks: FlushMarks;
   /** Waits (bounded) for the shared store to connect. */
   readonly ready: () => Promise<void>;
   /** For /readyz: the store's kind and state. */
@@ -63,7 +67,7 @@ function createSharedState(config: Config, clock: () => number, metrics: Metrics
   });
   if (config.store.kind === 'memory' || given) {
     const store = given ?? createMemoryStore(config, clock, metrics);
-    return { store, accountState: local, ready: async () => undefined, describe: () => (given ? 'given' : 'memory'), close: () => store.close() };
+    return { store, accountState: local, flushMarks: new LocalFlushMarks(), ready: async () => undefined, describe: () => (given ? 'given' : 'memory'), close: () => store.close() };
   }
   const redis = config.store;
   const bindings = createRedisStore(config);
@@ -75,6 +79,15 @@ function createSharedState(config: Config, clock: () => number, metrics: Metrics
     logger,
     accounts: new Set(config.accounts.map((account) => account.name)),
     clock,
+  });
+  const flushMarks = new SharedFlushMarks({
+    client: createRedisClient(redis),
+    keyPrefix: redis.keyPrefix,
+    refreshMilliseconds: redis.accountStateRefresh,
+    pools: new Set(buildAccountDirectory(config).pools.keys()),
+    accounts: new Set(config.accounts.map((account) => account.name)),
+    clock,
+    logger,
   });
   const guarded = new GuardedStore(bindings, { deadline: redis.deadline, metrics, logger });
   const store =
@@ -91,12 +104,13 @@ function createSharedState(config: Config, clock: () => number, metrics: Metrics
   return {
     store,
     accountState,
+    flushMarks,
     ready: async () => {
       if (!(await bindings.ready(Math.min(5000, Math.max(1000, redis.deadline * 20))))) guarded.markUnreachable();
     },
     describe: () => (guarded.isDegraded ? 'redis degraded (routing by placement, nothing new hardened)' : 'redis ok'),
     close: async () => {
-      await Promise.all([store.close(), accountState.close()]);
+      await Promise.all([store.close(), accountState.close(), flushMarks.close()]);
     },
   };
 }
@@ -126,7 +140,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     inferencePaths: new Set(config.routing.inferencePaths),
     credentials,
     rewriteRules,
-    balance: new Balancer(config, metrics, logger),
+    balance: new Balancer(config, metrics, logger, shared.flushMarks),
     elapsed: options.elapsed ?? (() => performance.now()),
   };
 

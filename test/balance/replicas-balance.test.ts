@@ -2,7 +2,7 @@
 // session warm for the others, and a move made by one is followed by the others.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../src/config/schema.js';
-import { redisProcessorSuite, TEST_REDIS_URL } from '../support/redis.js';
+import { connectTestRedis, redisProcessorSuite, TEST_REDIS_URL } from '../support/redis.js';
 import { codexRequest, startTestProcessor, type TestProcessor } from '../support/processor.js';
 import { softRequest, turn, type ElapsedClock } from './support.js';
 
@@ -65,6 +65,40 @@ describe('balancing across replicas sharing Redis', () => {
       const next = await turn(one, elapsed, softRequest(session));
       expect([next.account, next.outcome]).toEqual([moved.get(session), 'bound']);
     }
+  });
+
+  it('a flush on one replica reaches the other: its soft sessions leave the account, hard ones stay; a mark from the future waits', async () => {
+    const replicas = [await replica(), await replica()];
+    const [one, two] = replicas as [TestProcessor, TestProcessor];
+    const soft: string[] = [];
+    for (let index = 0; soft.length < 4 && index < 200; index++) if ((await turn(two, elapsed, softRequest(`flushed-${index}`))).account === 'a1') soft.push(`flushed-${index}`);
+    const hard: string[] = [];
+    for (let index = 0; hard.length < 2 && index < 200; index++) {
+      const session = `flushed-codex-${index}`;
+      if ((await turn(two, elapsed, codexRequest({ session, turn: 1 }), {}, `rs_${session}_1`)).account !== 'a1') continue;
+      await turn(two, elapsed, codexRequest({ session, turn: 2 }), {}, `rs_${session}_2`);
+      hard.push(session);
+    }
+    advance(replicas, 1000);
+    one.server.context.balance.flushAccount('a1', one.clock.now);
+    advance(replicas, 1000);
+    // A forged mark an hour ahead (anything that can write to Redis) is not applied before its time.
+    const admin = await connectTestRedis();
+    await admin.hset(`${suite.prefix}:{balance}:flush`, 'pool:default', String(one.clock.now + 3_600_000));
+    await admin.quit();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    for (const session of soft) {
+      const next = await turn(two, elapsed, softRequest(session));
+      expect([next.account === 'a1', next.outcome]).toEqual([false, 'moved']);
+    }
+    for (const session of hard) expect((await turn(two, elapsed, codexRequest({ session, turn: 3 }))).account).toBe('a1');
+    await settle();
+    // Flushed once: the moved sessions stay where they went, on both replicas.
+    advance(replicas, 1000);
+    const where = new Map<string, string>();
+    for (const session of soft) where.set(session, (await turn(two, elapsed, softRequest(session))).account);
+    for (const session of soft) expect((await turn(one, elapsed, softRequest(session))).outcome).toBe('bound');
+    expect([...where.values()].every((account) => account !== 'a1')).toBe(true);
   });
 
   it('a Codex session moved inside its domain by one replica is hard where it went, for the other', async () => {
