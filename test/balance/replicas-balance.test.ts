@@ -87,6 +87,7 @@ describe('balancing across replicas sharing Redis', () => {
     await admin.hset(`${suite.prefix}:{balance}:flush`, 'pool:default', String(one.clock.now + 3_600_000));
     await admin.quit();
     await new Promise((resolve) => setTimeout(resolve, 1500));
+    for (const processor of replicas) expect(processor.server.context.balance.flushMarks.marks('default', 'a1')).toEqual({ pool: 0, account: one.clock.now - 1000 });
     for (const session of soft) {
       const next = await turn(two, elapsed, softRequest(session));
       expect([next.account === 'a1', next.outcome]).toEqual([false, 'moved']);
