@@ -83,7 +83,9 @@ async function afterBalancing(
 ): Promise<void> {
   const account = decision.account.name;
   if (account !== session.account) {
-    if (decision.moveReason) context.balance.moved(pool.name, decision.moveReason, session.account, account);
+    // A binding moved. (A hard request sent to another account of its domain while its own
+    // cools down leaves the binding where it is: no move.)
+    if (decision.moveReason && decision.sessionWrite === 'move') context.balance.moved(pool.name, decision.moveReason, session.account, account);
     return;
   }
   if (advice.held) context.balance.held(pool.name, advice.held, account);
