@@ -220,6 +220,7 @@ export class AffinityRequestProcessor implements RequestProcessor {
           strength: decision.strength,
           source: decision.source,
           outcome: decision.outcome,
+          ...(decision.moveReason ? { move_reason: decision.moveReason } : {}),
         },
       },
     };
