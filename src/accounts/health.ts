@@ -12,6 +12,12 @@ export interface AccountHealthView {
   readonly credentialFailedUntil: number;
   /** Highest usage-window percent the upstream reported (x-codex-*-used-percent), 0 when unknown. */
   readonly usedPercent: number;
+  /**
+   * How much of its per-minute budget the public API reported used
+   * (x-ratelimit-remaining-* of x-ratelimit-limit-*), 0 when unknown. It varies
+   * by the second, so it steers only per-request choices, never placement.
+   */
+  readonly budgetUsedPercent: number;
 }
 
 export interface HealthPolicy {
@@ -21,7 +27,7 @@ export interface HealthPolicy {
   readonly nearLimitPercent: number;
 }
 
-export const HEALTHY: AccountHealthView = Object.freeze({ inFlight: 0, coolingDownUntil: 0, recentFailures: 0, credentialFailedUntil: 0, usedPercent: 0 });
+export const HEALTHY: AccountHealthView = Object.freeze({ inFlight: 0, coolingDownUntil: 0, recentFailures: 0, credentialFailedUntil: 0, usedPercent: 0, budgetUsedPercent: 0 });
 
 export function isCoolingDown(view: AccountHealthView, now: number): boolean {
   return view.coolingDownUntil > now;
@@ -44,6 +50,9 @@ export function isNearLimit(view: AccountHealthView, policy: HealthPolicy): bool
 /** How long a usage-window reading counts without a newer one, when the upstream named no reset. */
 export const USAGE_FRESHNESS_MILLISECONDS = 10 * 60_000;
 
+/** How long a per-minute budget reading holds at most. */
+export const BUDGET_VALIDITY_MILLISECONDS = 60_000;
+
 /** The longest a reading is believed even with a named reset (the longest usage window, a week, and a day). */
 export const LONGEST_USAGE_VALIDITY_MILLISECONDS = 8 * 24 * 3_600_000;
 
@@ -55,6 +64,9 @@ class AccountHealth {
   usageObservedAt = 0;
   /** The window's reset named with the reading (0: none named). */
   usageResetsAt = 0;
+  budgetUsedPercent = 0;
+  /** The per-minute budget reading holds until its reset (0: none). */
+  budgetValidUntil = 0;
   failureTimes: number[] = [];
 }
 
@@ -76,6 +88,8 @@ export interface AccountState {
   recordCredentialFailure(account: string, until: number, now: number): boolean;
   /** `resetsAt`: when the window that reported it resets, if the upstream said; the reading holds until then. */
   recordUsage(account: string, usedPercent: number, now: number, resetsAt?: number): void;
+  /** A per-minute budget reading, held until `resetsAt` (else for a minute). This replica's own. */
+  recordBudget(account: string, usedPercent: number, now: number, resetsAt?: number): void;
   recordSuccess(account: string): void;
 }
 
@@ -101,6 +115,7 @@ export class AccountStateTable implements AccountState {
       recentFailures: state.failureTimes.length,
       credentialFailedUntil: state.credentialFailedUntil,
       usedPercent: this.freshUsage(state, now),
+      budgetUsedPercent: state.budgetValidUntil > now ? state.budgetUsedPercent : 0,
     };
   }
 
@@ -159,6 +174,12 @@ export class AccountStateTable implements AccountState {
     state.usedPercent = usedPercent;
     state.usageObservedAt = now;
     state.usageResetsAt = resetsAt !== undefined && resetsAt > now ? Math.min(resetsAt, now + LONGEST_USAGE_VALIDITY_MILLISECONDS) : 0;
+  }
+
+  recordBudget(account: string, usedPercent: number, now: number, resetsAt?: number): void {
+    const state = this.state(account);
+    state.budgetUsedPercent = usedPercent;
+    state.budgetValidUntil = resetsAt !== undefined && resetsAt > now ? Math.min(resetsAt, now + BUDGET_VALIDITY_MILLISECONDS) : now + BUDGET_VALIDITY_MILLISECONDS;
   }
 
   /** A reading another replica took: kept only when newer than this replica's. */

@@ -189,6 +189,10 @@ export class SharedAccountState implements AccountState {
     return news;
   }
 
+  recordBudget(account: string, usedPercent: number, now: number, resetsAt?: number): void {
+    this.local.recordBudget(account, usedPercent, now, resetsAt);
+  }
+
   recordUsage(account: string, usedPercent: number, now: number, resetsAt?: number): void {
     this.local.recordUsage(account, usedPercent, now, resetsAt);
     // Every response carries a reading: share a change of a point or more, else one every few seconds.

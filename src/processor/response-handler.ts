@@ -6,7 +6,7 @@ import type { RouteDecision } from '../routing/decide.js';
 import { classifyError, isAccountBoundError, type ErrorClassification } from '../responses/classify-error.js';
 import { factsFromResponseObject } from '../responses/response-facts.js';
 import { SseInspector } from '../responses/sse-inspector.js';
-import { cooldownUntil, exhaustedUntil, usageReading } from '../responses/upstream-limits.js';
+import { budgetReading, cooldownUntil, exhaustedUntil, usageReading } from '../responses/upstream-limits.js';
 import { TURN_STATE_HEADER } from '../signals/signals.js';
 import { JSON_CONTENT_TYPE } from '../request/request-view.js';
 import type { ProcessorContext } from './context.js';
@@ -95,6 +95,8 @@ export class ResponseHandler {
     this.measureHeaders(status, headers, now);
     const usage = usageReading(headers, now);
     if (usage !== undefined) accountState.recordUsage(account.name, usage.percent, now, usage.resetsAt);
+    const budget = budgetReading(headers, now);
+    if (budget !== undefined) accountState.recordBudget(account.name, budget.percent, now, budget.resetsAt);
     const exhausted = exhaustedUntil(headers, now);
     if (exhausted !== undefined) accountState.coolDown(account.name, exhausted);
 

@@ -67,33 +67,42 @@ export interface UsageReading {
   readonly resetsAt: number | undefined;
 }
 
+/** Keeps the fuller reading; between equally full ones, the later reset. */
+function fuller(best: UsageReading | undefined, percent: number, reset: number | undefined, now: number): UsageReading {
+  const resetsAt = reset !== undefined && Number.isFinite(reset) && reset > now ? reset : undefined;
+  return !best || percent > best.percent || (percent === best.percent && (resetsAt ?? 0) > (best.resetsAt ?? 0)) ? { percent, resetsAt } : best;
+}
+
 /**
- * The fullest of what the upstream reports: the usage windows
- * (x-codex-primary/secondary-used-percent, reset by x-codex-*-reset-at in epoch
- * seconds or x-codex-*-reset-after-seconds) and the public API's budgets
- * (100 × (1 − x-ratelimit-remaining-* / x-ratelimit-limit-*), reset by
- * x-ratelimit-reset-*). Between equally full ones, the later reset. Undefined
- * when the response reports none.
+ * The fullest usage window (x-codex-primary/secondary-used-percent), held until
+ * its reset (x-codex-*-reset-at in epoch seconds, or -reset-after-seconds).
+ * Undefined when the response reports none.
  */
 export function usageReading(headers: ReadonlyMap<string, string>, now: number): UsageReading | undefined {
   let best: UsageReading | undefined;
-  const consider = (percent: number, reset: number | undefined): void => {
-    const resetsAt = reset !== undefined && Number.isFinite(reset) && reset > now ? reset : undefined;
-    if (!best || percent > best.percent || (percent === best.percent && (resetsAt ?? 0) > (best.resetsAt ?? 0))) best = { percent, resetsAt };
-  };
   for (const window of ['primary', 'secondary']) {
     const percent = Number(headers.get(`x-codex-${window}-used-percent`));
     if (!headers.has(`x-codex-${window}-used-percent`) || !Number.isFinite(percent)) continue;
     const resetAt = Number(headers.get(`x-codex-${window}-reset-at`));
     const resetAfter = Number(headers.get(`x-codex-${window}-reset-after-seconds`));
-    consider(percent, Number.isFinite(resetAt) && resetAt > 0 ? resetAt * 1000 : Number.isFinite(resetAfter) && resetAfter > 0 ? now + resetAfter * 1000 : undefined);
+    best = fuller(best, percent, Number.isFinite(resetAt) && resetAt > 0 ? resetAt * 1000 : Number.isFinite(resetAfter) && resetAfter > 0 ? now + resetAfter * 1000 : undefined, now);
   }
+  return best;
+}
+
+/**
+ * The fuller of the public API's per-minute budgets:
+ * 100 × (1 − x-ratelimit-remaining-* / x-ratelimit-limit-*), held until
+ * x-ratelimit-reset-*. Undefined when the response reports none.
+ */
+export function budgetReading(headers: ReadonlyMap<string, string>, now: number): UsageReading | undefined {
+  let best: UsageReading | undefined;
   for (const budget of ['requests', 'tokens']) {
     const limit = Number(headers.get(`x-ratelimit-limit-${budget}`));
     const remaining = Number(headers.get(`x-ratelimit-remaining-${budget}`));
     if (!headers.has(`x-ratelimit-limit-${budget}`) || !headers.has(`x-ratelimit-remaining-${budget}`) || !(limit > 0) || !Number.isFinite(remaining)) continue;
     const reset = parseResetDuration(headers.get(`x-ratelimit-reset-${budget}`));
-    consider(Math.min(100, Math.max(0, 100 * (1 - remaining / limit))), reset !== undefined ? now + reset : undefined);
+    best = fuller(best, Math.min(100, Math.max(0, 100 * (1 - remaining / limit))), reset !== undefined ? now + reset : undefined, now);
   }
   return best;
 }

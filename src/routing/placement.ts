@@ -38,6 +38,18 @@ export function headroomShare(usedPercent: number): number {
   return Math.max(MINIMUM_HEADROOM_SHARE, left ** HEADROOM_EXPONENT);
 }
 
+/** Usage steps placement sees: readings a few points apart (timing, rounding) place alike. */
+export const PLACEMENT_USAGE_STEP = 10;
+
+/**
+ * The usage reading rounded down to its step. Replicas that share nothing (a
+ * Redis outage) read the same account's usage headers at slightly different
+ * moments; placement must not split a session over them for that.
+ */
+export function placementUsage(usedPercent: number): number {
+  return Math.floor(usedPercent / PLACEMENT_USAGE_STEP) * PLACEMENT_USAGE_STEP;
+}
+
 /**
  * The weight placement uses: the configured weight, reduced by usage-window
  * headroom and again near the limit. It reads only account state that
@@ -45,7 +57,7 @@ export function headroomShare(usedPercent: number): number {
  * replicas agree.
  */
 export function placementWeight(candidate: Candidate, policy: HealthPolicy): number {
-  const weight = candidate.account.weight * headroomShare(candidate.health.usedPercent);
+  const weight = candidate.account.weight * headroomShare(placementUsage(candidate.health.usedPercent));
   return isNearLimit(candidate.health, policy) ? weight * NEAR_LIMIT_WEIGHT_SHARE : weight;
 }
 

@@ -26,6 +26,22 @@ describe('placement prefers usage-window headroom', () => {
   });
 });
 
+describe('placement stays replica-consistent while readings differ a little', () => {
+  it('usage readings a few points apart (inside one 10-point step) place every session alike', () => {
+    const one = KEYS.map((placementKey) => routeOf(input({ placementKey, health: { a1: { usedPercent: 31 }, a2: { usedPercent: 12 } } })).account.name);
+    const two = KEYS.map((placementKey) => routeOf(input({ placementKey, health: { a1: { usedPercent: 38.5 }, a2: { usedPercent: 19 } } })).account.name);
+    expect(two).toEqual(one);
+  });
+
+  it('per-minute budgets never move placement; they steer per-request choices only', () => {
+    const calm = KEYS.map((placementKey) => routeOf(input({ placementKey })).account.name);
+    const busy = KEYS.map((placementKey) => routeOf(input({ placementKey, health: { a1: { budgetUsedPercent: 95 } } })).account.name);
+    expect(busy).toEqual(calm);
+    const unbound = routeOf(input({ stickySource: undefined, placementKey: undefined, health: { a1: { budgetUsedPercent: 95 }, a2: { inFlight: 1 } } }));
+    expect(unbound.account).toBe(B1);
+  });
+});
+
 describe('decide with balancing: soft sessions', () => {
   it('an idle soft session is re-chosen by placement: it drifts to headroom, outcome moved with reason idle', () => {
     const decisions = KEYS.map((placementKey) => routeOf(input({ placementKey, sessionBinding: binding(A1, 'soft'), rebalance: IDLE, health: HOT_A1 })));
