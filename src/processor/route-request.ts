@@ -91,8 +91,12 @@ async function afterBalancing(
   if (advice.held) context.balance.held(pool.name, advice.held, account);
   if (sessionKey && decision.sessionWrite === 'none' && now - session.lastSeenAt >= advice.touchAfter) {
     const { version, ...binding } = session;
-    const touched = await context.store.compareAndSet(sessionKey, version, { ...binding, lastSeenAt: now });
-    if (touched.written) context.metrics.bindingsWritten.inc({ kind: 'session', mode: 'touch' });
+    try {
+      const touched = await context.store.compareAndSet(sessionKey, version, { ...binding, lastSeenAt: now });
+      if (touched.written) context.metrics.bindingsWritten.inc({ kind: 'session', mode: 'touch' });
+    } catch {
+      // Best effort: a session not touched may look idle a little early; the request goes on.
+    }
   }
 }
 

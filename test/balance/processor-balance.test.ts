@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { codexRequest, startTestProcessor, type TestProcessor } from '../support/processor.js';
+import { memoryStore, unclosable } from '../support/stores.js';
 import { metricSum, softRequest, turn, type ElapsedClock, type Turn, type UpstreamBehaviour } from './support.js';
 
 const MINUTE = 60_000;
@@ -90,6 +91,22 @@ describe('cache-aware rebalancing: a soft session idle past its cache lifetime i
     expect(logged).toHaveLength(moved.length);
     expect(logged.every((line) => line.includes('"reason":"idle"') && line.includes('"from":"a1"'))).toBe(true);
     expect(logged.join('')).not.toContain('idle-');
+  });
+
+  it('a store that refuses the last-seen refresh costs the request nothing: routed, bound, no 503', async () => {
+    const inner = memoryStore({ now: () => processor?.clock.now ?? 0 });
+    const refusing = { ...unclosable(inner), compareAndSet: () => Promise.reject(new Error('store exploded')) };
+    elapsed = { now: 0 };
+    processor = await startTestProcessor({ accounts: ACCOUNTS }, { store: refusing, elapsed: () => elapsed.now });
+    const target = processor;
+    const first = await turn(target, elapsed, softRequest('untouched'));
+    // Two refreshes refused, ten minutes: within the cache's lifetime, so nothing else writes.
+    for (let step = 0; step < 2; step++) {
+      target.clock.now += 5 * MINUTE;
+      const next = await turn(target, elapsed, softRequest('untouched'));
+      expect([next.account, next.outcome]).toEqual([first.account, 'bound']);
+    }
+    await inner.close();
   });
 
   it('a request asking for prompt_cache_retention "24h" keeps its account through a two-hour pause', async () => {
