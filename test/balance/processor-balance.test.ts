@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { BindingStore } from '../../src/bindings/store.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { codexRequest, startTestProcessor, type TestProcessor } from '../support/processor.js';
 import { memoryStore, unclosable } from '../support/stores.js';
@@ -18,9 +19,9 @@ afterEach(async () => {
   processor = undefined;
 });
 
-async function start(overrides: Partial<ConfigInput> = {}): Promise<TestProcessor> {
+async function start(overrides: Partial<ConfigInput> = {}, options: { store?: BindingStore } = {}): Promise<TestProcessor> {
   elapsed = { now: 0 };
-  processor = await startTestProcessor({ accounts: ACCOUNTS, ...overrides }, { elapsed: () => elapsed.now });
+  processor = await startTestProcessor({ accounts: ACCOUNTS, ...overrides }, { elapsed: () => elapsed.now, ...options });
   return processor;
 }
 
@@ -124,6 +125,41 @@ describe('cache-aware rebalancing: a soft session idle past its cache lifetime i
     target.clock.now += 30 * MINUTE;
     usage(target, { a1: 25, a2: 10, b1: 10 });
     expect((await everyTurn(target, sessions, (session) => softRequest(session))).every((entry) => entry.account === 'a1')).toBe(true);
+  });
+});
+
+describe('cache-aware rebalancing under restarts and races', () => {
+  it('a restart keeps idle time: the last-seen time lives in the store, so a warm session stays and an idle one moves after it', async () => {
+    const shared = memoryStore({ now: () => processor?.clock.now ?? 0 });
+    let target = await start({}, { store: unclosable(shared) });
+    const sessions = await softSessionsOn(target, 'a1', 8, 'restarted');
+    const readings = { a1: 35, a2: 10, b1: 10 };
+    const restart = async (at: number) => {
+      await target.close();
+      target = await start({}, { store: unclosable(shared) });
+      target.clock.now = at;
+      usage(target, readings);
+    };
+    const before = target.clock.now;
+    await restart(before + 5 * MINUTE);
+    expect((await everyTurn(target, sessions, (session) => softRequest(session))).every((entry) => entry.account === 'a1' && entry.outcome === 'bound')).toBe(true);
+    await restart(target.clock.now + 12 * MINUTE);
+    const after = await everyTurn(target, sessions, (session) => softRequest(session));
+    expect(after.filter((entry) => entry.outcome === 'moved').length).toBeGreaterThanOrEqual(4);
+    processor = target;
+    await shared.close();
+  });
+
+  it('two requests of one idle session racing (another replica, a retry) end on one account', async () => {
+    const target = await start();
+    const sessions = await softSessionsOn(target, 'a1', 8, 'racing');
+    target.clock.now += 12 * MINUTE;
+    usage(target, { a1: 35, a2: 10, b1: 10 });
+    for (const session of sessions) {
+      const [one, two] = await Promise.all([turn(target, elapsed, softRequest(session)), turn(target, elapsed, softRequest(session))]);
+      expect(one.account).toBe(two.account);
+      expect((await turn(target, elapsed, softRequest(session))).account).toBe(one.account);
+    }
   });
 });
 
