@@ -25,7 +25,7 @@ export const balanceSchema = z.strictObject({
   slowerBy: duration.prefault('1s'),
   /** An account whose decaying server-error rate is at or above this has its soft sessions leave. */
   errorRate: z.number().gt(0).max(1).default(0.5),
-  /** Half-life of the decaying latency and error averages. */
+  /** Half-life of the decaying latency and error averages (top level only: an account's measurements serve every pool it is in). */
   performanceHalfLife: duration.prefault('2m'),
   /** Samples (decayed; at most 5 are remembered) an account needs before it can be judged slow or failing. */
   minimumSamples: z.number().min(1).max(5).default(2),
@@ -37,7 +37,7 @@ export const balanceSchema = z.strictObject({
   crossDomainHealing: z.boolean().default(false),
 });
 
-/** A pool's own balance settings: any of the keys above, merged over the top-level ones. */
+/** A pool's own balance settings: any of the keys above but performanceHalfLife, merged over the top-level ones. */
 export const balanceOverrideSchema = z.strictObject({
   stickiness: stickiness.optional(),
   cacheLifetime: duration.optional(),
@@ -47,7 +47,6 @@ export const balanceOverrideSchema = z.strictObject({
   minimumDwell: duration.optional(),
   slowerBy: duration.optional(),
   errorRate: z.number().gt(0).max(1).optional(),
-  performanceHalfLife: duration.optional(),
   minimumSamples: z.number().min(1).max(5).optional(),
   crossDomainHealing: z.boolean().optional(),
 });
