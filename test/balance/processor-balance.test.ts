@@ -83,7 +83,8 @@ describe('cache-aware rebalancing: a soft session idle past its cache lifetime i
     const after = await everyTurn(target, sessions, (session) => softRequest(session));
     const moved = after.filter((entry) => entry.account !== 'a1');
     expect(moved.length).toBeGreaterThanOrEqual(sessions.length / 2);
-    for (const entry of moved) expect(entry.outcome).toBe('moved');
+    for (const entry of moved) expect([entry.outcome, entry.moveReason]).toEqual(['moved', 'idle']);
+    expect(after.filter((entry) => entry.account === 'a1').every((entry) => entry.moveReason === undefined)).toBe(true);
     expect(await metricSum(target, 'codex_affinity_moves_total', { reason: 'idle', account: 'a1', pool: 'default' })).toBe(moved.length);
     // The move is followed on the next turn, which is warm again.
     const next = await everyTurn(target, sessions, (session) => softRequest(session));
@@ -260,7 +261,7 @@ describe('escape: soft sessions leave a slow or failing account; hard ones stay 
     const first = await everyTurn(target, soft, (session) => softRequest(session), slow);
     const second = await everyTurn(target, soft, (session) => softRequest(session), slow);
     expect(second.every((entry) => entry.account !== 'a1')).toBe(true);
-    expect([...first, ...second].filter((entry) => entry.outcome === 'moved').length).toBe(soft.length);
+    expect([...first, ...second].filter((entry) => entry.outcome === 'moved').map((entry) => entry.moveReason)).toEqual(soft.map(() => 'latency'));
     const hardTurns = await everyTurn(target, hard, (session) => codexRequest({ session, turn: 3 }), slow);
     expect(hardTurns.every((entry) => entry.account === 'a1' && entry.strength === 'hard')).toBe(true);
     expect(await metricSum(target, 'codex_affinity_moves_total', { reason: 'latency', account: 'a1' })).toBe(soft.length);

@@ -15,6 +15,8 @@ export interface ElapsedClock {
 export interface Turn {
   readonly account: string;
   readonly outcome: string;
+  /** The decision's move_reason (dynamic metadata), when the session left its account. */
+  readonly moveReason: string | undefined;
   readonly strength: string;
   readonly cluster: string | undefined;
   /** Id of the response the account answered with (undefined for an error). */
@@ -70,7 +72,7 @@ export async function turn(
     if (answer.mode_override?.response_body_mode === 'STREAMED') await stream.responseBody(sseStream(responseId, reasoningId ?? `rs_${responses}`), true);
   }
   await stream.end();
-  return { account, outcome: String(metadata.outcome), strength: String(metadata.strength), cluster: routedCluster(routed), responseId, sentBody: sentBody(routed), clientHeaders };
+  return { account, outcome: String(metadata.outcome), moveReason: metadata.move_reason === undefined ? undefined : String(metadata.move_reason), strength: String(metadata.strength), cluster: routedCluster(routed), responseId, sentBody: sentBody(routed), clientHeaders };
 }
 
 /** An SDK-style soft session's request: a session key, no encrypted content, no stored state. */
