@@ -32,6 +32,7 @@ import type { ProcessorContext } from './processor/context.js';
 import { AffinityRequestProcessor } from './processor/request-processor.js';
 import { processorUnavailable } from './processor/errors.js';
 import { createWeightedRoundRobin } from './routing/select.js';
+import { BalanceState } from './balance/balancer.js';
 import { CredentialStore } from './credentials/credentials.js';
 import { waitForDrain, type DrainOutcome } from './shutdown/drain.js';
 import { ContextGenerations, type ReloadResult } from './processor/context-generations.js';
@@ -39,6 +40,8 @@ import { ContextGenerations, type ReloadResult } from './processor/context-gener
 export interface ServerOptions {
   readonly logger?: Logger;
   readonly clock?: () => number;
+  /** Monotonic milliseconds for latency measurement (default performance.now). */
+  readonly elapsed?: () => number;
   readonly store?: BindingStore;
   /** Bound on each call to a given store (it has no deadline of its own); default 250 ms. */
   readonly storeDeadlineMilliseconds?: number;
@@ -80,7 +83,7 @@ interface SharedState {
   /** For /readyz: the store's kind and state. */
   readonly describe: () => string;
   readonly close: () => Promise<void>;
-  /** Drains and flushes: this replica's, or shared through Redis. */
+  /** Drains and flushes (the admin API's and balancing's): this replica's, or shared through Redis. */
   readonly operatorState: OperatorControl;
   /** Live session bindings per account, where the store can count them (memory). */
   readonly sessionBindingsByAccount?: () => Map<string, { soft: number; hard: number }>;
@@ -146,6 +149,7 @@ function createSharedState(
     refreshMilliseconds: redis.accountStateRefresh,
     logger,
     accounts: configuredAccounts,
+    clock,
   });
   return {
     store,
@@ -187,7 +191,15 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   await shared.ready();
   const operatorState = shared.operatorState;
   const tieBreaker = createWeightedRoundRobin();
-  const generations = new ContextGenerations(config, credentials, { accountState: shared.accountState, operatorState, store, metrics, logger, tieBreaker, clock }, { configuredAccounts, operatorState });
+  // Balancing's averages, budgets and flush marks (the operator's) outlive every configuration generation.
+  const balanceState = new BalanceState(config, operatorState);
+  const elapsed = options.elapsed ?? (() => performance.now());
+  const generations = new ContextGenerations(
+    config,
+    credentials,
+    { accountState: shared.accountState, operatorState, store, metrics, logger, tieBreaker, clock, balanceState, elapsed },
+    { configuredAccounts, operatorState },
+  );
 
   const statuses = (): AccountStatus[] => {
     const now = clock();

@@ -12,6 +12,12 @@ export interface AccountHealthView {
   readonly credentialFailedUntil: number;
   /** Highest usage-window percent the upstream reported (x-codex-*-used-percent), 0 when unknown. */
   readonly usedPercent: number;
+  /**
+   * How much of its per-minute budget the public API reported used
+   * (x-ratelimit-remaining-* of x-ratelimit-limit-*), 0 when unknown. It varies
+   * by the second, so it steers only per-request choices, never placement.
+   */
+  readonly budgetUsedPercent: number;
 }
 
 export interface HealthPolicy {
@@ -21,7 +27,7 @@ export interface HealthPolicy {
   readonly nearLimitPercent: number;
 }
 
-export const HEALTHY: AccountHealthView = Object.freeze({ inFlight: 0, coolingDownUntil: 0, recentFailures: 0, credentialFailedUntil: 0, usedPercent: 0 });
+export const HEALTHY: AccountHealthView = Object.freeze({ inFlight: 0, coolingDownUntil: 0, recentFailures: 0, credentialFailedUntil: 0, usedPercent: 0, budgetUsedPercent: 0 });
 
 export function isCoolingDown(view: AccountHealthView, now: number): boolean {
   return view.coolingDownUntil > now;
@@ -41,8 +47,14 @@ export function isNearLimit(view: AccountHealthView, policy: HealthPolicy): bool
   return view.usedPercent >= policy.nearLimitPercent && view.usedPercent < 100;
 }
 
-/** How long a usage-window reading counts without a newer one. */
+/** How long a usage-window reading counts without a newer one, when the upstream named no reset. */
 export const USAGE_FRESHNESS_MILLISECONDS = 10 * 60_000;
+
+/** How long a per-minute budget reading holds at most. */
+export const BUDGET_VALIDITY_MILLISECONDS = 60_000;
+
+/** The longest a reading is believed even with a named reset (the longest usage window, a week, and a day). */
+export const LONGEST_USAGE_VALIDITY_MILLISECONDS = 8 * 24 * 3_600_000;
 
 class AccountHealth {
   inFlight = 0;
@@ -50,6 +62,11 @@ class AccountHealth {
   credentialFailedUntil = 0;
   usedPercent = 0;
   usageObservedAt = 0;
+  /** The window's reset named with the reading (0: none named). */
+  usageResetsAt = 0;
+  budgetUsedPercent = 0;
+  /** The per-minute budget reading holds until its reset (0: none). */
+  budgetValidUntil = 0;
   failureTimes: number[] = [];
 }
 
@@ -69,7 +86,10 @@ export interface AccountState {
   recordFailure(account: string, now: number): void;
   /** True when this is news (the account was not already marked). */
   recordCredentialFailure(account: string, until: number, now: number): boolean;
-  recordUsage(account: string, usedPercent: number, now: number): void;
+  /** `resetsAt`: when the window that reported it resets, if the upstream said; the reading holds until then. */
+  recordUsage(account: string, usedPercent: number, now: number, resetsAt?: number): void;
+  /** A per-minute budget reading, held until `resetsAt` (else for a minute). This replica's own. */
+  recordBudget(account: string, usedPercent: number, now: number, resetsAt?: number): void;
   recordSuccess(account: string): void;
   /** An operator's reset: no cooldown, no failures, no credential failure (usage readings stay: they are the upstream's). */
   reset(account: string): void;
@@ -97,15 +117,19 @@ export class AccountStateTable implements AccountState {
       recentFailures: state.failureTimes.length,
       credentialFailedUntil: state.credentialFailedUntil,
       usedPercent: this.freshUsage(state, now),
+      budgetUsedPercent: state.budgetValidUntil > now ? state.budgetUsedPercent : 0,
     };
   }
 
   /**
    * A usage reading taken before a cooldown that has since ended predates the
-   * reset that ended it; one older than the freshness window says nothing.
+   * reset that ended it. A reading holds until its window's reset when the
+   * upstream named one (usage only falls at a reset: an account balancing keeps
+   * idle is still as full), else for the freshness window.
    */
   private freshUsage(state: AccountHealth, now: number): number {
-    if (state.usageObservedAt < now - USAGE_FRESHNESS_MILLISECONDS) return 0;
+    const validUntil = state.usageResetsAt > state.usageObservedAt ? state.usageResetsAt : state.usageObservedAt + USAGE_FRESHNESS_MILLISECONDS;
+    if (now >= validUntil) return 0;
     if (state.coolingDownUntil <= now && state.usageObservedAt < state.coolingDownUntil) return 0;
     return state.usedPercent;
   }
@@ -147,15 +171,22 @@ export class AccountStateTable implements AccountState {
     return news;
   }
 
-  recordUsage(account: string, usedPercent: number, now: number): void {
+  recordUsage(account: string, usedPercent: number, now: number, resetsAt?: number): void {
     const state = this.state(account);
     state.usedPercent = usedPercent;
     state.usageObservedAt = now;
+    state.usageResetsAt = resetsAt !== undefined && resetsAt > now ? Math.min(resetsAt, now + LONGEST_USAGE_VALIDITY_MILLISECONDS) : 0;
+  }
+
+  recordBudget(account: string, usedPercent: number, now: number, resetsAt?: number): void {
+    const state = this.state(account);
+    state.budgetUsedPercent = usedPercent;
+    state.budgetValidUntil = resetsAt !== undefined && resetsAt > now ? Math.min(resetsAt, now + BUDGET_VALIDITY_MILLISECONDS) : now + BUDGET_VALIDITY_MILLISECONDS;
   }
 
   /** A reading another replica took: kept only when newer than this replica's. */
-  recordUsageIfNewer(account: string, usedPercent: number, observedAt: number): void {
-    if (observedAt > this.state(account).usageObservedAt) this.recordUsage(account, usedPercent, observedAt);
+  recordUsageIfNewer(account: string, usedPercent: number, observedAt: number, resetsAt?: number): void {
+    if (observedAt > this.state(account).usageObservedAt) this.recordUsage(account, usedPercent, observedAt, resetsAt);
   }
 
   /** Another replica saw the account's credential work again. */

@@ -13,6 +13,12 @@ export interface OperatorView {
   isDrained(account: string): boolean;
   /** The soft session binding was flushed by an operator (so it is placed afresh). */
   isFlushed(binding: Binding, pool: string): boolean;
+  /**
+   * The latest flush marks that concern a binding on `account` in `pool` (0: none),
+   * as balancing reads them (balance/reconsider.ts): a soft binding created at or
+   * before the account's mark leaves the account; before the pool's, it is re-chosen.
+   */
+  marks(pool: string, account: string): { readonly pool: number; readonly account: number };
 }
 
 export interface FlushMarks {
@@ -76,6 +82,10 @@ export class OperatorState implements OperatorControl {
 
   isFlushed(binding: Binding, pool: string): boolean {
     return flushedBy(binding, pool, { accounts: this.accountFlushes, pools: this.poolFlushes });
+  }
+
+  marks(pool: string, account: string): { pool: number; account: number } {
+    return { pool: this.poolFlushes.get(pool) ?? 0, account: this.accountFlushes.get(account) ?? 0 };
   }
 
   /** Accounts no longer configured (a reload removed them) keep no operator state. */

@@ -14,7 +14,7 @@ type StateEvent =
   | { readonly kind: 'credential_failed'; readonly account: string; readonly until: number; readonly at: number }
   /** a success after a credential failure: the account works again */
   | { readonly kind: 'credential_ok'; readonly account: string; readonly at: number }
-  | { readonly kind: 'usage'; readonly account: string; readonly percent: number; readonly at: number }
+  | { readonly kind: 'usage'; readonly account: string; readonly percent: number; readonly at: number; readonly resetsAt?: number }
   /** an operator reset the account: its cooldown and credential failure end */
   | { readonly kind: 'reset'; readonly account: string; readonly at: number };
 
@@ -54,7 +54,7 @@ function isEvent(value: unknown): value is StateEvent {
   if (typeof event.account !== 'string' || !finite(event.at)) return false;
   if (event.kind === 'cooldown' || event.kind === 'credential_failed') return finite(event.until);
   if (event.kind === 'credential_ok' || event.kind === 'reset') return true;
-  return event.kind === 'usage' && finite(event.percent) && event.percent >= 0 && event.percent <= 100;
+  return event.kind === 'usage' && finite(event.percent) && event.percent >= 0 && event.percent <= 100 && (event.resetsAt === undefined || finite(event.resetsAt));
 }
 
 /** One hash field per account and kind of state: the latest word wins. */
@@ -128,7 +128,7 @@ export class SharedAccountState implements AccountState {
     else if (event.kind === 'reset') {
       if (source === 'message' || now - event.at < RESET_KEPT_MILLISECONDS) this.local.reset(event.account);
     }
-    else this.local.recordUsageIfNewer(event.account, event.percent, Math.min(event.at, now));
+    else this.local.recordUsageIfNewer(event.account, event.percent, Math.min(event.at, now), event.resetsAt === undefined ? undefined : until(event.resetsAt));
   }
 
   private receive(text: string): void {
@@ -198,13 +198,17 @@ export class SharedAccountState implements AccountState {
     return news;
   }
 
-  recordUsage(account: string, usedPercent: number, now: number): void {
-    this.local.recordUsage(account, usedPercent, now);
+  recordBudget(account: string, usedPercent: number, now: number, resetsAt?: number): void {
+    this.local.recordBudget(account, usedPercent, now, resetsAt);
+  }
+
+  recordUsage(account: string, usedPercent: number, now: number, resetsAt?: number): void {
+    this.local.recordUsage(account, usedPercent, now, resetsAt);
     // Every response carries a reading: share a change of a point or more, else one every few seconds.
     const last = this.lastShared.get(account);
     if (last && Math.abs(last.percent - usedPercent) < 1 && now - last.at < USAGE_SHARE_INTERVAL) return;
     this.lastShared.set(account, { percent: usedPercent, at: now });
-    this.publish({ kind: 'usage', account, percent: usedPercent, at: now });
+    this.publish({ kind: 'usage', account, percent: usedPercent, at: now, ...(resetsAt !== undefined ? { resetsAt } : {}) });
   }
 
   recordSuccess(account: string): void {

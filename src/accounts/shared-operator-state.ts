@@ -34,6 +34,8 @@ export interface SharedOperatorStateOptions {
   readonly logger: Logger;
   /** The configured accounts (kept up to date by reloads): events about other names are ignored. */
   readonly accounts: ReadonlySet<string>;
+  /** Flush marks later than this clock's now are applied only once it has passed (default Date.now). */
+  readonly clock?: () => number;
 }
 
 /**
@@ -70,6 +72,10 @@ export class SharedOperatorState implements OperatorControl {
   }
 
   private apply(event: OperatorEvent): void {
+    // A mark ahead of this replica's now (clock skew, or anything that can write to Redis)
+    // waits until it has passed: applied early, it would flush every binding made before
+    // it, again and again. The kept state brings it back at a later refresh.
+    if ((event.kind === 'flush_pool' || event.kind === 'flush_account') && event.at > (this.options.clock ?? Date.now)()) return;
     if (event.kind === 'flush_pool') {
       this.local.flushPool(event.pool, event.at);
       return;
@@ -111,6 +117,10 @@ export class SharedOperatorState implements OperatorControl {
 
   isFlushed(binding: Binding, pool: string): boolean {
     return this.local.isFlushed(binding, pool);
+  }
+
+  marks(pool: string, account: string): { pool: number; account: number } {
+    return this.local.marks(pool, account);
   }
 
   drainedAccounts(): string[] {

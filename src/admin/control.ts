@@ -101,7 +101,9 @@ export class AdminControl {
   }
 
   flushAccount(name: string): { account: string; flushed: 'soft session bindings' } {
-    this.operatorState.flushAccount(this.account(name), this.current().clock());
+    // Balancing reads the same marks (one mechanism: accounts/operator-state.ts).
+    const context = this.current();
+    context.balance.flushAccount(this.account(name), context.clock());
     this.log('flush_account', name);
     return { account: name, flushed: 'soft session bindings' };
   }
@@ -109,7 +111,7 @@ export class AdminControl {
   flushPool(name: string): { pool: string; flushed: 'soft session bindings' } {
     const context = this.current();
     if (!context.directory.pools.has(name)) throw new AdminError(404, 'pool_not_found', `No pool named "${name}" is configured.`);
-    this.operatorState.flushPool(name, context.clock());
+    context.balance.flushPool(name, context.clock());
     this.log('flush_pool', name);
     return { pool: name, flushed: 'soft session bindings' };
   }

@@ -1,5 +1,6 @@
 import { AccountStateTable } from '../accounts/health.js';
 import { OperatorState } from '../accounts/operator-state.js';
+import { BalanceState } from '../balance/balancer.js';
 import { createMemoryStore } from '../bindings/create-store.js';
 import type { Config } from '../config/schema.js';
 import { CredentialStore } from '../credentials/credentials.js';
@@ -20,19 +21,22 @@ export async function explainOffline(config: Config, request: ExplainRequest): P
   const metrics = new Metrics();
   const clock = Date.now;
   const store = createMemoryStore(withoutCredentials, clock);
+  const operatorState = new OperatorState();
   const context = createProcessorContext(withoutCredentials, {
     accountState: new AccountStateTable({
       failureWindowMilliseconds: config.health.failureWindow,
       failureThreshold: config.health.failureThreshold,
       nearLimitPercent: config.health.nearLimitPercent,
     }),
-    operatorState: new OperatorState(),
+    operatorState,
     store,
     metrics,
     logger,
     tieBreaker: createWeightedRoundRobin(),
     clock,
     credentials: new CredentialStore(withoutCredentials, logger),
+    balanceState: new BalanceState(withoutCredentials, operatorState),
+    elapsed: () => performance.now(),
   });
   try {
     return await explainRequest(context, request);

@@ -1,16 +1,6 @@
 import { z } from 'zod';
-import { parseDurationMilliseconds } from './duration.js';
-
-const duration = z
-  .union([z.string(), z.number()])
-  .transform((value, context) => {
-    const milliseconds = parseDurationMilliseconds(value);
-    if (milliseconds === undefined) {
-      context.addIssue({ code: 'custom', message: `not a duration: ${JSON.stringify(value)} (use e.g. 45s, 30m, 6h, 7d)` });
-      return z.NEVER;
-    }
-    return milliseconds;
-  });
+import { balanceOverrideSchema, balanceSchema } from './balance-schema.js';
+import { duration } from './duration.js';
 
 const port = z.number().int().min(0).max(65535);
 const headerName = z
@@ -93,6 +83,8 @@ const poolSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
   accounts: z.array(z.string()).min(1),
   tenancy: tenancySchema.optional(),
+  /** This pool's balance settings, merged over the top-level `balance`. */
+  balance: balanceOverrideSchema.optional(),
 });
 
 const storeSchema = z.discriminatedUnion('kind', [
@@ -239,6 +231,8 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   store: storeSchema.prefault({ kind: "memory" }),
+  /** How soft affinity balances: cache-aware rebalancing, escape, stickiness (every pool; pools[].balance overrides). */
+  balance: balanceSchema.prefault({}),
   logging: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .prefault({}),

@@ -88,7 +88,9 @@ export interface Explanation {
  * context (admin API), none when given a fresh one (CLI).
  */
 export async function explainRequest(live: ProcessorContext, request: ExplainRequest): Promise<Explanation> {
-  const context: ProcessorContext = { ...live, store: new ReadOnlyStore(live.store), metrics: new Metrics() };
+  const metrics = new Metrics();
+  // Explaining changes nothing: no binding written, no move counted, no usage-move budget spent.
+  const context: ProcessorContext = { ...live, store: new ReadOnlyStore(live.store), metrics, balance: live.balance.dryRun(metrics) };
   const now = context.clock();
   const headers = new Map(Object.entries(request.headers).map(([name, value]) => [name.toLowerCase(), String(value)]));
   if (!headers.has(':method')) headers.set(':method', 'POST');

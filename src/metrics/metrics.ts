@@ -5,8 +5,27 @@ export const PHASE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.0
 
 export const PHASES = ['request_headers', 'request_body', 'response_headers', 'response_body', 'request_trailers', 'response_trailers'] as const;
 
-/** Why a soft session left its account (routing/move-reason.ts). */
-export const MOVE_REASONS = ['not_configured', 'drained', 'cooling_down', 'credential_failed', 'unhealthy', 'capability', 'flushed', 'preference'] as const;
+/**
+ * Why a session left its account (routing/move-reason.ts). Its account could not keep it:
+ * `not_configured`, `drained`, `cooling_down`, `credential_failed`, `unhealthy`, `capability`,
+ * `preference`; an operator flushed it: `flushed`; balancing re-chose it (balance/reconsider.ts):
+ * `idle`, `usage`, `latency`, `errors`; the pool's stickiness is `soft-off`: `operator`.
+ */
+export const MOVE_REASONS = [
+  'not_configured',
+  'drained',
+  'cooling_down',
+  'credential_failed',
+  'unhealthy',
+  'capability',
+  'flushed',
+  'preference',
+  'idle',
+  'usage',
+  'latency',
+  'errors',
+  'operator',
+] as const;
 
 export const REJECTION_CODES = [
   'account_domain_unavailable',
@@ -68,11 +87,15 @@ export class Metrics {
   readonly reconciliations: Counter<'outcome'>;
   readonly phaseSeconds: Histogram<'phase'>;
   readonly streamsByPhase: Gauge<'phase'>;
-  readonly bindingMoves: Counter<'reason'>;
+  readonly bindingMoves: Counter<'pool' | 'reason' | 'account'>;
+  readonly movesHeld: Counter<'pool' | 'reason' | 'account'>;
   readonly bindingsExpired: Counter<'kind'>;
   readonly configGeneration: Gauge;
   readonly configReloads: Counter<'outcome'>;
   readonly operatorActions: Counter<'action'>;
+  readonly accountHeadersSeconds: Gauge<'account'>;
+  readonly accountFirstEventSeconds: Gauge<'account'>;
+  readonly accountErrorRate: Gauge<'account'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -152,14 +175,23 @@ export class Metrics {
     this.streamsByPhase = new Gauge({ name: `${prefix}open_streams_by_phase`, help: 'Open ext_proc streams, by the last phase they received.', labelNames: ['phase'], registers });
     this.bindingMoves = new Counter({
       name: `${prefix}binding_moves_total`,
-      help: 'Soft session bindings moved to another account, by why their account was left.',
-      labelNames: ['reason'],
+      help: 'Soft session bindings moved to another account (labelled with the pool and the account left), by why the account was left (routing/move-reason.ts).',
+      labelNames: ['pool', 'reason', 'account'],
+      registers,
+    });
+    this.movesHeld = new Counter({
+      name: `${prefix}moves_held_total`,
+      help: 'Requests of sessions that would have left their account for this reason, but whose state (encrypted content outside its idle window, stored objects, turn-state) keeps them there.',
+      labelNames: ['pool', 'reason', 'account'],
       registers,
     });
     this.bindingsExpired = new Counter({ name: `${prefix}bindings_expired_total`, help: 'Bindings the in-memory store removed at the end of their TTL, by kind (Redis expires its own keys unseen).', labelNames: ['kind'], registers });
     this.configGeneration = new Gauge({ name: `${prefix}config_generation`, help: 'Generation of the configuration in force: 1 at start, one more per applied reload.', registers });
     this.configReloads = new Counter({ name: `${prefix}config_reloads_total`, help: 'Configuration reloads, applied or refused.', labelNames: ['outcome'], registers });
     this.operatorActions = new Counter({ name: `${prefix}operator_actions_total`, help: 'Admin API actions taken (drain, undrain, cooldown, reset, flush).', labelNames: ['action'], registers });
+    this.accountHeadersSeconds = new Gauge({ name: `${prefix}account_headers_seconds`, help: 'Decaying mean time from routing to the upstream response headers, by account (this replica).', labelNames: ['account'], registers });
+    this.accountFirstEventSeconds = new Gauge({ name: `${prefix}account_first_event_seconds`, help: 'Decaying mean time from routing to the first SSE event, by account (this replica).', labelNames: ['account'], registers });
+    this.accountErrorRate = new Gauge({ name: `${prefix}account_error_rate`, help: 'Decaying share of answers that were server errors, by account (this replica).', labelNames: ['account'], registers });
     this.configGeneration.set(1);
     initialise(this);
     if (options.defaultMetrics) {

@@ -1,6 +1,7 @@
 import type { AccountDirectory } from '../accounts/account.js';
 import type { AccountState } from '../accounts/health.js';
 import type { OperatorView } from '../accounts/operator-state.js';
+import type { Balancer } from '../balance/balancer.js';
 import type { BindingStore } from '../bindings/store.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logging/logger.js';
@@ -25,4 +26,8 @@ export interface ProcessorContext {
   readonly credentials: CredentialStore;
   /** Each account's rewrite rules: its profile's, merged with its overrides. */
   readonly rewriteRules: ReadonlyMap<string, ProfileRules>;
+  /** Balancing: policies per pool, performance averages, move budgets, operator flushes. */
+  readonly balance: Balancer;
+  /** Monotonic milliseconds for latency measurement (not the wall clock decisions read). */
+  readonly elapsed: () => number;
 }

@@ -14,6 +14,7 @@ import { ResponseHandler } from './response-handler.js';
 import { routeRequest, type RoutedRequest } from './route-request.js';
 import { ANONYMOUS_PRINCIPAL, requestScope } from './scope.js';
 import { judgeUnknownReferences, type ReferenceVerdict } from '../tenancy/stored-references.js';
+import { healAcrossDomains } from '../balance/heal-across-domains.js';
 import { upstreamChanges } from './upstream-changes.js';
 
 /** Shaped like the upstream's own answers for an object that does not exist, without echoing its id. */
@@ -199,7 +200,8 @@ export class AffinityRequestProcessor implements RequestProcessor {
     let body = requestBody;
     let signals = this.objectCall ? objectCallSignals(view.headers, this.objectCall, this.objectItemIds) : extractSignals(view.headers, body);
     let healing: Healing | undefined;
-    if (config.healing.enabled && body && (signals.hasEncryptedContent || signals.hasStoredReference || signals.previousResponseId !== undefined)) {
+    const pruning = config.healing.enabled || this.context.balance.policy(pool.name).crossDomainHealing;
+    if (pruning && body && (signals.hasEncryptedContent || signals.hasStoredReference || signals.previousResponseId !== undefined)) {
       // A healed session's client keeps resending its old reasoning: drop it on every turn.
       const pruned: PrunedRequest | undefined = await pruneUnreadable(this.context.store, scope, pool, view.headers, body, signals, this.context.clock());
       if (pruned) {
@@ -220,6 +222,15 @@ export class AffinityRequestProcessor implements RequestProcessor {
       metrics.heals.inc({ outcome: routed.decision.kind === 'route' ? 'rebound' : 'failed' });
       if (routed.decision.kind === 'route') {
         logger.warn({ pool: pool.name, account: routed.decision.account.name, droppedItems: healing.droppedItems, droppedPreviousResponse: healing.droppedPreviousResponse }, 'healed a session whose domain is gone');
+      }
+    } else if (routed.healAcrossDomains && body && routed.sessionKey && routed.decision.kind === 'route') {
+      const healed = await healAcrossDomains(this.context, pool, scope, view.headers, body, { key: routed.sessionKey, account: routed.decision.account });
+      if (healed) {
+        ({ body, signals } = healed);
+        routed = await routeRequest(this.context, pool, scope, signals, body, { accountBoundTransport: this.upgrade, storesByDefault: storesByDefault(view.path) });
+        healing = { droppedItems: (healing?.droppedItems ?? 0) + healed.droppedItems, droppedPreviousResponse: healing?.droppedPreviousResponse ?? false, bodyChanged: true };
+        metrics.heals.inc({ outcome: 'rebalanced' });
+        this.context.balance.moved(pool.name, 'usage', healed.from.name, healed.to.name);
       }
     } else if (healing) {
       metrics.heals.inc({ outcome: 'pruned' });
@@ -267,6 +278,7 @@ export class AffinityRequestProcessor implements RequestProcessor {
       proof: { sessionKey: routed.sessionKey, hardenSession: decision.hardenOnSuccess, unknownState: routed.unknownState, orphan: decision.orphan, followsAnchor: decision.followsAnchor },
       placementKey: routed.placementKey,
       requestStored: body !== undefined && (signals.store ?? storesByDefault(view.path)) && !changes.storeForcedOff,
+      routedAt: this.context.elapsed(),
     });
     return {
       headers: changes.headers,
@@ -279,6 +291,7 @@ export class AffinityRequestProcessor implements RequestProcessor {
           strength: decision.strength,
           source: decision.source,
           outcome: decision.outcome,
+          ...(decision.moveReason ? { move_reason: decision.moveReason } : {}),
         },
       },
     };

@@ -6,7 +6,7 @@ import type { RouteDecision } from '../routing/decide.js';
 import { classifyError, isAccountBoundError, type ErrorClassification } from '../responses/classify-error.js';
 import { factsFromResponseObject } from '../responses/response-facts.js';
 import { SseInspector } from '../responses/sse-inspector.js';
-import { cooldownUntil, exhaustedUntil, usedPercent } from '../responses/upstream-limits.js';
+import { budgetReading, cooldownUntil, exhaustedUntil, usageReading } from '../responses/upstream-limits.js';
 import { TURN_STATE_HEADER } from '../signals/signals.js';
 import { JSON_CONTENT_TYPE } from '../request/request-view.js';
 import type { ProcessorContext } from './context.js';
@@ -51,6 +51,8 @@ export interface ResponseHandlerOptions {
   readonly requestBodyMode: 'NONE' | 'BUFFERED';
   /** Set when the request was healed: the client is told in this response header's value. */
   readonly healedHeader: string | undefined;
+  /** When the request was routed (context.elapsed): latencies to headers and first event count from here. */
+  readonly routedAt: number;
 }
 
 /**
@@ -72,6 +74,8 @@ export class ResponseHandler {
   private issuedToken: string | undefined;
   /** A streamed success this handler cannot read (compressed): its outcome stays unknown. */
   private streamUnread = false;
+  /** The first body chunk of a stream was timed (time to first event). */
+  private firstEventTimed = false;
 
   constructor(
     private readonly context: ProcessorContext,
@@ -88,8 +92,11 @@ export class ResponseHandler {
     const encoding = headers.get('content-encoding')?.trim().toLowerCase();
     this.encoding = encoding && encoding !== 'identity' ? encoding : undefined;
     metrics.upstreamResponses.inc({ account: account.name, status_class: statusClass(status) });
-    const percent = usedPercent(headers);
-    if (percent !== undefined) accountState.recordUsage(account.name, percent, now);
+    this.measureHeaders(status, headers, now);
+    const usage = usageReading(headers, now);
+    if (usage !== undefined) accountState.recordUsage(account.name, usage.percent, now, usage.resetsAt);
+    const budget = budgetReading(headers, now);
+    if (budget !== undefined) accountState.recordBudget(account.name, budget.percent, now, budget.resetsAt);
     const exhausted = exhaustedUntil(headers, now);
     if (exhausted !== undefined) accountState.coolDown(account.name, exhausted);
 
@@ -115,6 +122,18 @@ export class ResponseHandler {
     if (this.proofPending && this.reading.kind !== 'sse' && this.reading.kind !== 'sse_to_json') await this.prove();
     if (this.options.healedHeader === undefined) return answer;
     return { ...answer, headers: { set: [...(answer.headers?.set ?? []), [HEALED_HEADER, this.options.healedHeader]], remove: answer.headers?.remove ?? [] } };
+  }
+
+  /**
+   * Balancing's measurements: time to headers for every answer; a server error
+   * (5xx) counts as a failed outcome now, a success now unless it is a stream
+   * (whose outcome is known at its end).
+   */
+  private measureHeaders(status: number, headers: Map<string, string>, now: number): void {
+    const { balance, elapsed } = this.context;
+    balance.recordHeaders(this.account.name, elapsed() - this.options.routedAt, now);
+    if (status >= 500) balance.recordOutcome(this.account.name, true, now);
+    else if (status >= 200 && status < 300 && !(headers.get('content-type') ?? '').toLowerCase().startsWith('text/event-stream')) balance.recordOutcome(this.account.name, false, now);
   }
 
   /** Which part of the response body to read, asked for through mode_override. */
@@ -157,9 +176,14 @@ export class ResponseHandler {
     const reading = this.reading;
     if (reading.kind === 'none') return CONTINUE;
     if (reading.kind === 'sse') {
+      if (!this.firstEventTimed && chunk.length > 0) {
+        this.firstEventTimed = true;
+        this.context.balance.recordFirstEvent(this.account.name, this.context.elapsed() - this.options.routedAt, this.context.clock());
+      }
       for (const facts of reading.inspector.push(chunk)) await this.learn(facts);
       if (reading.inspector.finished) {
         this.reading = { kind: 'none' };
+        this.context.balance.recordOutcome(this.account.name, reading.inspector.streamError !== undefined, this.context.clock());
         if (reading.inspector.streamError !== undefined) await this.onError(200, reading.inspector.streamError);
         // An abandoned reading (an oversized event) knows nothing of the end: no proof.
         else if (!reading.inspector.abandoned) await this.prove();

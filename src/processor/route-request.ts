@@ -3,12 +3,14 @@ import { capabilityNeeds, type Capability, type CapabilityNeeds } from '../accou
 import { bindingKey, exclusionKey, type Binding, type BindingKey, type BindingScope, type Exclusion, type StoredBinding } from '../bindings/binding.js';
 import type { BodyScan } from '../body/json-scan.js';
 import { ANCHOR_PRECEDENCE } from '../ownership/owner-scope.js';
+import { asksExtendedRetention } from '../balance/cache-retention.js';
+import type { Mobility } from '../routing/move-reason.js';
 import { decide, type Anchor, type Decision, type DecisionInput } from '../routing/decide.js';
-import { moveReason } from '../routing/move-reason.js';
 import type { Candidate } from '../routing/select.js';
 import { contentSeed } from '../signals/content-seed.js';
 import type { SignalSource, Signals } from '../signals/signals.js';
 import { chooseStickyKey, requestStrength, type StickyKey } from '../signals/sticky-key.js';
+import type { BalanceAdvice } from '../balance/balancer.js';
 import type { ProcessorContext } from './context.js';
 
 /** The newest items are the ones most likely still bound; look up a few of each kind. */
@@ -43,6 +45,8 @@ export interface RoutedRequest {
   readonly anchors: readonly Anchor[];
   readonly sessionBinding: StoredBinding | undefined;
   readonly carried: readonly CarriedState[];
+  /** Balancing asks to heal this idle session onto another domain (its pool opted in). */
+  readonly healAcrossDomains: boolean;
 }
 
 function candidates(context: ProcessorContext, pool: Pool, now: number): Candidate[] {
@@ -65,6 +69,42 @@ function carriedState(signals: Signals): CarriedState[] {
   };
   for (const kind of ANCHOR_PRECEDENCE) if (values[kind].length > 0) carried.push({ kind, values: values[kind] });
   return carried;
+}
+
+/**
+ * Reports a move written (one count per move, `binding_moves_total{pool,reason,account}`,
+ * whatever moved it: an unusable or drained account, a flush, balancing), or a move the
+ * session's state held back, and refreshes the
+ * session's last-seen time when it is older than the touch interval: idle
+ * time is what decides whether moving costs a prompt cache.
+ */
+async function afterBalancing(
+  context: ProcessorContext,
+  pool: Pool,
+  sessionKey: BindingKey | undefined,
+  session: StoredBinding,
+  decision: Extract<Decision, { kind: 'route' }>,
+  advice: BalanceAdvice,
+  now: number,
+  moveWritten: boolean,
+): Promise<void> {
+  const account = decision.account.name;
+  if (account !== session.account) {
+    // A binding moved. (A hard request sent to another account of its domain while its own
+    // cools down leaves the binding where it is: no move.)
+    if (decision.moveReason && decision.sessionWrite === 'move' && moveWritten) context.balance.moved(pool.name, decision.moveReason, session.account, account);
+    return;
+  }
+  if (advice.held) context.balance.held(pool.name, advice.held, account);
+  if (sessionKey && decision.sessionWrite === 'none' && now - session.lastSeenAt >= advice.touchAfter) {
+    const { version, ...binding } = session;
+    try {
+      const touched = await context.store.compareAndSet(sessionKey, version, { ...binding, lastSeenAt: now });
+      if (touched.written) context.metrics.bindingsWritten.inc({ kind: 'session', mode: 'touch' });
+    } catch {
+      // Best effort: a session not touched may look idle a little early; the request goes on.
+    }
+  }
 }
 
 /**
@@ -104,13 +144,9 @@ export async function routeRequest(
     if (binding) anchors.push({ kind: state.kind, source: ANCHOR_SOURCE[state.kind], binding });
     else if (state.kind !== 'turn_state') unknownState.push(state);
   });
+  // An operator's flush marks (accounts/operator-state.ts) are read by balancing: a flushed
+  // soft session is re-chosen below (balance/reconsider.ts), and leaves a flushed account.
   let sessionBinding = sessionKey ? found[offset++] : undefined;
-  if (sessionKey && sessionBinding && context.operatorState.isFlushed(sessionBinding, pool.name)) {
-    // An operator flushed it: forget it (only the version read), and place the session afresh.
-    await store.deleteIf(sessionKey, sessionBinding.version);
-    metrics.bindingMoves.inc({ reason: 'flushed' });
-    sessionBinding = undefined;
-  }
   const parentBinding = parentKey ? found[offset++] : undefined;
   const knownTurnState = anchors.some((anchor) => anchor.kind === 'turn_state');
 
@@ -138,6 +174,14 @@ export async function routeRequest(
     ? { required: [...new Set([...fromSignals.required, ...options.requires])], preferred: fromSignals.preferred }
     : fromSignals;
   const now = context.clock();
+  // How far balancing may move this session: stored objects and turn-state never,
+  // encrypted content inside its domain, a session key anywhere in the pool.
+  const mobility: Mobility = accountScoped || (strength !== 'hard' && sessionBinding?.strength === 'hard') ? 'pinned' : strength === 'hard' ? 'domain' : 'pool';
+  const advice = context.balance.advise(pool, candidates(context, pool, now), context.accountState.healthPolicy, now, {
+    binding: stickyKey ? sessionBinding : undefined,
+    mobility,
+    extendedRetention: asksExtendedRetention(body),
+  });
   const input = (session: StoredBinding | undefined): DecisionInput => ({
     pool,
     candidates: candidates(context, pool, now),
@@ -154,32 +198,46 @@ export async function routeRequest(
     parentBinding,
     exclusion,
     needs,
+    rebalance: advice.rebalance,
+    spreadSoft: advice.spreadSoft,
+    degraded: advice.degraded,
   });
-  let decisionInput = input(sessionBinding);
-  let decision = decide(decisionInput);
+  let decidedOn = sessionBinding;
+  let moveWritten = false;
+  let decision = decide(input(sessionBinding));
 
   // A lost race is decided again on the binding that won; twice at most, then we follow it.
   for (let attempt = 0; attempt < 2 && decision.kind === 'route' && sessionKey && decision.sessionWrite !== 'none'; attempt++) {
-    const binding = softBinding(decision.account, now);
+    const binding: Binding = { ...softBinding(decision.account, now), strength: decision.sessionWriteStrength };
     if (decision.sessionWrite === 'create') {
       const result = await store.create(sessionKey, binding);
       metrics.bindingsWritten.inc({ kind: 'session', mode: 'create' });
       if (result.created || result.binding.account === decision.account.name) break;
       sessionBinding = result.binding;
     } else {
-      const previous = sessionBinding ? decisionInput.candidates.find((candidate) => candidate.account.name === sessionBinding!.account) : undefined;
       const result = await store.compareAndSet(sessionKey, sessionBinding?.version, binding);
       metrics.bindingsWritten.inc({ kind: 'session', mode: 'move' });
       if (result.written) {
-        metrics.bindingMoves.inc({ reason: moveReason(previous, decisionInput.context, needs) });
+        moveWritten = true;
         break;
       }
       sessionBinding = result.binding;
     }
     // Another request (or replica) changed this session first: follow it.
     metrics.bindingRaces.inc();
-    decisionInput = input(sessionBinding);
-    decision = decide(decisionInput);
+    decidedOn = sessionBinding;
+    decision = decide(input(sessionBinding));
   }
-  return { decision, stickyKey, sessionKey, unknownState, placementKey: exclusionAt, anchors, sessionBinding, carried };
+  if (decision.kind === 'route' && decidedOn) await afterBalancing(context, pool, sessionKey, decidedOn, decision, advice, now, moveWritten);
+  return {
+    decision,
+    stickyKey,
+    sessionKey,
+    unknownState,
+    placementKey: exclusionAt,
+    anchors,
+    sessionBinding,
+    carried,
+    healAcrossDomains: advice.healAcrossDomains && decision.kind === 'route' && decision.sessionWrite === 'none',
+  };
 }

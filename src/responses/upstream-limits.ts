@@ -60,3 +60,49 @@ export function exhaustedUntil(headers: ReadonlyMap<string, string>, now: number
   }
   return until;
 }
+
+/** How full an account is, and until when that reading holds (undefined: no reset named). */
+export interface UsageReading {
+  readonly percent: number;
+  readonly resetsAt: number | undefined;
+}
+
+/** Keeps the fuller reading; between equally full ones, the later reset. */
+function fuller(best: UsageReading | undefined, percent: number, reset: number | undefined, now: number): UsageReading {
+  const resetsAt = reset !== undefined && Number.isFinite(reset) && reset > now ? reset : undefined;
+  return !best || percent > best.percent || (percent === best.percent && (resetsAt ?? 0) > (best.resetsAt ?? 0)) ? { percent, resetsAt } : best;
+}
+
+/**
+ * The fullest usage window (x-codex-primary/secondary-used-percent), held until
+ * its reset (x-codex-*-reset-at in epoch seconds, or -reset-after-seconds).
+ * Undefined when the response reports none.
+ */
+export function usageReading(headers: ReadonlyMap<string, string>, now: number): UsageReading | undefined {
+  let best: UsageReading | undefined;
+  for (const window of ['primary', 'secondary']) {
+    const percent = Number(headers.get(`x-codex-${window}-used-percent`));
+    if (!headers.has(`x-codex-${window}-used-percent`) || !Number.isFinite(percent)) continue;
+    const resetAt = Number(headers.get(`x-codex-${window}-reset-at`));
+    const resetAfter = Number(headers.get(`x-codex-${window}-reset-after-seconds`));
+    best = fuller(best, percent, Number.isFinite(resetAt) && resetAt > 0 ? resetAt * 1000 : Number.isFinite(resetAfter) && resetAfter > 0 ? now + resetAfter * 1000 : undefined, now);
+  }
+  return best;
+}
+
+/**
+ * The fuller of the public API's per-minute budgets:
+ * 100 × (1 − x-ratelimit-remaining-* / x-ratelimit-limit-*), held until
+ * x-ratelimit-reset-*. Undefined when the response reports none.
+ */
+export function budgetReading(headers: ReadonlyMap<string, string>, now: number): UsageReading | undefined {
+  let best: UsageReading | undefined;
+  for (const budget of ['requests', 'tokens']) {
+    const limit = Number(headers.get(`x-ratelimit-limit-${budget}`));
+    const remaining = Number(headers.get(`x-ratelimit-remaining-${budget}`));
+    if (!headers.has(`x-ratelimit-limit-${budget}`) || !headers.has(`x-ratelimit-remaining-${budget}`) || !(limit > 0) || !Number.isFinite(remaining)) continue;
+    const reset = parseResetDuration(headers.get(`x-ratelimit-reset-${budget}`));
+    best = fuller(best, Math.min(100, Math.max(0, 100 * (1 - remaining / limit))), reset !== undefined ? now + reset : undefined, now);
+  }
+  return best;
+}

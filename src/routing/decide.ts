@@ -3,6 +3,7 @@ import { describeCapabilities, hasCapabilities, type Capability, type Capability
 import type { Binding, BindingKind, Exclusion, Strength, StoredBinding } from '../bindings/binding.js';
 import { OWNER_SCOPE } from '../ownership/owner-scope.js';
 import type { SignalSource } from '../signals/signals.js';
+import { moveReason as reasonLeft, type MoveReason } from './move-reason.js';
 import { place } from './placement.js';
 import type { Candidate, SelectionContext } from './select.js';
 import { acceptsNewSessions, inDomain, pickLeastLoaded, usableAt } from './select.js';
@@ -46,6 +47,12 @@ export interface DecisionInput {
   /** Where this session's orphaned requests were already refused. */
   readonly exclusion: Exclusion | undefined;
   readonly needs: CapabilityNeeds;
+  /** Balancing asks this session to be re-chosen (see balance/reconsider.ts); absent: it stays while usable. */
+  readonly rebalance?: { readonly reason: MoveReason; readonly leave: boolean; readonly salt: string } | undefined;
+  /** The pool's stickiness is `soft-off`: soft requests are spread by load and headroom, bindings or not. */
+  readonly spreadSoft?: boolean;
+  /** Accounts judged slow or failing: new and moving sessions go elsewhere when they can. */
+  readonly degraded?: ReadonlySet<string>;
 }
 
 export type Outcome =
@@ -83,6 +90,10 @@ export interface RouteDecision {
   readonly anchorConflict: boolean;
   /** An exact-account anchor disagreed: once proved, the session binding follows it even when hard. */
   readonly followsAnchor: boolean;
+  /** Why the session left its account (outcome `moved` or `domain_failover` of a bound session). */
+  readonly moveReason: MoveReason | undefined;
+  /** Strength of the session binding written by a move: `hard` for encrypted content moved inside its domain. */
+  readonly sessionWriteStrength: 'soft' | 'hard';
 }
 
 export interface RejectDecision {
@@ -139,12 +150,45 @@ function noAccounts(strength: Strength, source: SignalSource | 'none'): RejectDe
  */
 function choose(candidates: readonly Candidate[], input: DecisionInput): Account | undefined {
   const accepting = candidates.filter(acceptsNewSessions(input.context));
-  const preferred = accepting.filter((candidate) => hasCapabilities(candidate.account.profile, input.needs.preferred));
   // Drained accounts come back only when nothing else is usable (an operator drained everything).
-  const usable = accepting.length > 0 ? accepting : candidates.filter(usableAt(input.context));
+  const usable = avoidDegraded(accepting.length > 0 ? accepting : candidates.filter(usableAt(input.context)), input);
+  const preferred = usable.filter((candidate) => hasCapabilities(candidate.account.profile, input.needs.preferred));
   const pool = preferred.length > 0 ? preferred : usable.length > 0 ? usable : candidates;
   if (input.placementKey === undefined) return pickLeastLoaded(pool, input.context);
   return place(input.placementKey, pool, input.context.policy);
+}
+
+/**
+ * A re-chosen session draws again: its placement key salted with the moment
+ * balancing reconsidered it (the binding's last-seen time, which every replica
+ * reads alike). Re-placing it under the same key would only repeat the
+ * original draw, conditioned on having won it; a fresh draw lands in
+ * proportion to today's weights, headroom included.
+ */
+function redrawn(input: DecisionInput): DecisionInput {
+  if (!input.rebalance || input.placementKey === undefined) return input;
+  return { ...input, placementKey: `${input.placementKey}\u0000${input.rebalance.salt}` };
+}
+
+/** Usable accounts that are not slow or failing, when any is left. */
+function avoidDegraded(usable: readonly Candidate[], input: DecisionInput): readonly Candidate[] {
+  const degraded = input.degraded;
+  if (!degraded || degraded.size === 0) return usable;
+  const fine = usable.filter((candidate) => !degraded.has(candidate.account.name));
+  return fine.length > 0 ? fine : usable;
+}
+
+/** Soft-off stickiness: the least loaded usable account by weight and headroom, whatever the binding says. */
+function spread(candidates: readonly Candidate[], input: DecisionInput): Account | undefined {
+  const accepting = candidates.filter(acceptsNewSessions(input.context));
+  const usable = avoidDegraded(accepting.length > 0 ? accepting : candidates.filter(usableAt(input.context)), input);
+  const preferred = usable.filter((candidate) => hasCapabilities(candidate.account.profile, input.needs.preferred));
+  return pickLeastLoaded(preferred.length > 0 ? preferred : usable.length > 0 ? usable : candidates, input.context);
+}
+
+/** Why a session left an account it could not stay on (routing/move-reason.ts). */
+function unusableReason(own: Candidate | undefined, input: DecisionInput): MoveReason {
+  return reasonLeft(own, input.context, input.needs);
 }
 
 /** The account has what the request would like, or no usable account has it. */
@@ -188,7 +232,17 @@ function withinDomain(
 function route(
   input: DecisionInput,
   account: Account,
-  fields: { strength: Strength; source: SignalSource | 'none'; outcome: Outcome; sessionWrite?: RouteDecision['sessionWrite']; orphan?: boolean; anchorConflict?: boolean; followsAnchor?: boolean },
+  fields: {
+    strength: Strength;
+    source: SignalSource | 'none';
+    outcome: Outcome;
+    sessionWrite?: RouteDecision['sessionWrite'];
+    orphan?: boolean;
+    anchorConflict?: boolean;
+    followsAnchor?: boolean;
+    moveReason?: MoveReason;
+    sessionWriteStrength?: 'soft' | 'hard';
+  },
 ): RouteDecision {
   const session = input.sessionBinding;
   const hardenOnSuccess =
@@ -208,6 +262,8 @@ function route(
     orphan: fields.orphan ?? false,
     anchorConflict: fields.anchorConflict ?? false,
     followsAnchor: fields.followsAnchor ?? false,
+    moveReason: fields.moveReason,
+    sessionWriteStrength: fields.sessionWriteStrength ?? 'soft',
   };
 }
 
@@ -245,10 +301,13 @@ export function decide(input: DecisionInput): Decision {
     // The account holds the state: its current domain label counts, not the stored one.
     const domain = own ? own.account.domain : anchor.binding.domain;
     const preferred = [...(sessionBinding ? [sessionBinding.account] : []), anchor.binding.account];
+    const moved = sessionBinding && !conflict ? moveInsideDomain(input, capable, domain, sessionBinding) : undefined;
+    if (moved) return route(input, moved.account, { strength: 'hard', source: reported, outcome: 'moved', sessionWrite: 'move', moveReason: moved.reason, sessionWriteStrength: sessionBinding!.strength === 'hard' ? 'hard' : 'soft' });
     const resolved = withinDomain(input, capable, domain, preferred);
     if (!resolved) return stateGone(anchor.source);
     const disagrees = sessionBinding !== undefined && sessionBinding.account !== resolved.account.name;
-    return route(input, resolved.account, { strength: 'hard', source: reported, outcome: resolved.outcome, sessionWrite: createIfNew, anchorConflict: disagrees && conflict });
+    const moveReason = resolved.outcome === 'domain_failover' ? unusableReason(findCandidate(capable, preferred[0]!), input) : undefined;
+    return route(input, resolved.account, { strength: 'hard', source: reported, outcome: resolved.outcome, sessionWrite: createIfNew, anchorConflict: disagrees && conflict, ...(moveReason ? { moveReason } : {}) });
   }
 
   if (strength === 'hard' || (input.accountBoundTransport && sessionBinding?.strength === 'hard')) {
@@ -277,12 +336,22 @@ export function decide(input: DecisionInput): Decision {
       if (resolved) return route(input, resolved.account, { strength, source, outcome: resolved.outcome });
       // Its account cannot serve this request: it goes elsewhere, the hard binding stays.
       return route(input, choose(capable, input)!, { strength, source, outcome: 'moved' });
-    } else if (own && acceptsNewSessions(input.context)(own) && servesPreferences(own, capable, input)) {
-      return route(input, own.account, { strength, source, outcome: 'bound' });
     }
-    const moved = choose(capable, input)!;
+    if (input.spreadSoft) {
+      const account = spread(capable, input)!;
+      if (account.name === sessionBinding.account) return route(input, account, { strength, source, outcome: 'bound' });
+      return route(input, account, { strength, source, outcome: 'moved', sessionWrite: 'move', moveReason: 'operator' });
+    }
+    // A drained account keeps no soft session (accounts/operator-state.ts).
+    const stays = own !== undefined && acceptsNewSessions(input.context)(own) && servesPreferences(own, capable, input);
+    if (stays && !input.rebalance) return route(input, own.account, { strength, source, outcome: 'bound' });
+    // Re-chosen by normal selection; when its own account is the problem, without it.
+    const from = stays && input.rebalance!.leave ? capable.filter((candidate) => candidate !== own) : capable;
+    if (stays && !from.some(acceptsNewSessions(input.context))) return route(input, own.account, { strength, source, outcome: 'bound' });
+    const moved = choose(from, stays ? redrawn(input) : input)!;
     if (moved.name === sessionBinding.account) return route(input, moved, { strength, source, outcome: 'bound' });
-    return route(input, moved, { strength, source, outcome: 'moved', sessionWrite: 'move' });
+    const moveReason = stays ? input.rebalance!.reason : unusableReason(own, input);
+    return route(input, moved, { strength, source, outcome: 'moved', sessionWrite: 'move', moveReason });
   }
 
   if (input.parentBinding) {
@@ -297,8 +366,28 @@ export function decide(input: DecisionInput): Decision {
     }
   }
 
-  const account = choose(capable, input)!;
+  const account = (input.spreadSoft ? spread(capable, input) : choose(capable, input))!;
   return route(input, account, { strength, source, outcome: stickySource === undefined ? 'unbound' : 'new', sessionWrite: createIfNew });
+}
+
+/**
+ * Encrypted content readable across its domain, idle past its cache's life:
+ * re-chosen by placement among the domain's usable accounts (never outside
+ * it). Undefined when balancing did not ask, or the choice is where it is.
+ */
+function moveInsideDomain(
+  input: DecisionInput,
+  capable: readonly Candidate[],
+  domain: string,
+  session: StoredBinding,
+): { account: Account; reason: MoveReason } | undefined {
+  const rebalance = input.rebalance;
+  if (!rebalance || input.accountScoped || input.accountBoundTransport || input.placementKey === undefined) return undefined;
+  if (session.domain !== domain || !capable.some((candidate) => candidate.account.name === session.account)) return undefined;
+  const sameDomain = avoidDegraded(preferAccepting(capable.filter(inDomain(domain)).filter(usableAt(input.context)), input), input);
+  const from = rebalance.leave ? sameDomain.filter((candidate) => candidate.account.name !== session.account) : sameDomain;
+  const account = place(redrawn(input).placementKey!, from, input.context.policy);
+  return account && account.name !== session.account ? { account, reason: rebalance.reason } : undefined;
 }
 
 /**

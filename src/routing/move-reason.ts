@@ -3,7 +3,16 @@ import { isCoolingDown, isUnhealthy } from '../accounts/health.js';
 import type { MOVE_REASONS } from '../metrics/metrics.js';
 import type { Candidate, SelectionContext } from './select.js';
 
+/** Why a session left its account: one type for routing's and balancing's reasons (the decision, the debug log and `codex_affinity_binding_moves_total{reason}`). */
 export type MoveReason = (typeof MOVE_REASONS)[number];
+
+/**
+ * How far balancing may move a session, from the strictest state its request carries:
+ * - `pool`: soft (a session key only): any account of the pool;
+ * - `domain`: encrypted content and nothing stricter: any account of its domain;
+ * - `pinned`: stored objects, a turn-state token, an account-bound transport: nowhere.
+ */
+export type Mobility = 'pool' | 'domain' | 'pinned';
 
 /**
  * Why a soft session left its account, strongest reason first: the account is

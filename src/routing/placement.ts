@@ -20,13 +20,45 @@ export function rendezvousScore(placementKey: string, account: Account, weight: 
   return -weight / Math.log(unit);
 }
 
+/** The least share of its weight an account keeps however used its window is (it still gets some sessions). */
+const MINIMUM_HEADROOM_SHARE = 0.01;
+
+/** How steeply placement prefers headroom: the share is the fraction left to this power. */
+export const HEADROOM_EXPONENT = 4;
+
 /**
- * The weight placement uses: the configured weight, reduced near the usage
- * window's limit. It reads only account state that replicas share (usage
- * readings), never per-replica in-flight counts, so replicas agree.
+ * Share of its weight an account gets for its usage-window headroom: the
+ * fraction left to the fourth power, so an account at 60% gets 2.6% of its
+ * weight, one at 20% gets 41%, and two accounts ten points apart near the
+ * middle differ by about a factor of 1.5. New and re-chosen sessions drift to
+ * headroom; an account without readings (0%) keeps its whole weight.
  */
-function placementWeight(candidate: Candidate, policy: HealthPolicy): number {
-  return isNearLimit(candidate.health, policy) ? candidate.account.weight * NEAR_LIMIT_WEIGHT_SHARE : candidate.account.weight;
+export function headroomShare(usedPercent: number): number {
+  const left = Math.min(1, Math.max(0, (100 - usedPercent) / 100));
+  return Math.max(MINIMUM_HEADROOM_SHARE, left ** HEADROOM_EXPONENT);
+}
+
+/** Usage steps placement sees: readings a few points apart (timing, rounding) place alike. */
+export const PLACEMENT_USAGE_STEP = 10;
+
+/**
+ * The usage reading rounded down to its step. Replicas that share nothing (a
+ * Redis outage) read the same account's usage headers at slightly different
+ * moments; placement must not split a session over them for that.
+ */
+export function placementUsage(usedPercent: number): number {
+  return Math.floor(usedPercent / PLACEMENT_USAGE_STEP) * PLACEMENT_USAGE_STEP;
+}
+
+/**
+ * The weight placement uses: the configured weight, reduced by usage-window
+ * headroom and again near the limit. It reads only account state that
+ * replicas share (usage readings), never per-replica in-flight counts, so
+ * replicas agree.
+ */
+export function placementWeight(candidate: Candidate, policy: HealthPolicy): number {
+  const weight = candidate.account.weight * headroomShare(placementUsage(candidate.health.usedPercent));
+  return isNearLimit(candidate.health, policy) ? weight * NEAR_LIMIT_WEIGHT_SHARE : weight;
 }
 
 /** Candidates in placement order for the key, best first. */

@@ -1,6 +1,7 @@
 import type { Account } from '../accounts/account.js';
 import type { AccountHealthView, HealthPolicy } from '../accounts/health.js';
 import { isNearLimit, isUsable } from '../accounts/health.js';
+import { headroomShare } from './placement.js';
 
 /** An account with its current state, as the selection pipeline sees it. */
 export interface Candidate {
@@ -28,9 +29,14 @@ export const acceptsNewSessions = (context: SelectionContext) => (candidate: Can
 /** An account near its usage window counts as this many times more loaded. */
 export const NEAR_LIMIT_PENALTY = 4;
 
-/** Load per unit of weight if this request were added. Lower is better. */
+/**
+ * Load per unit of weight if this request were added, the weight reduced by
+ * headroom (the fuller of the usage window and the per-minute budget: a
+ * per-request choice may follow readings that change by the second). Lower is better.
+ */
 export function loadScore(candidate: Candidate, policy?: HealthPolicy): number {
-  const load = (candidate.health.inFlight + 1) / candidate.account.weight;
+  const used = Math.max(candidate.health.usedPercent, candidate.health.budgetUsedPercent);
+  const load = (candidate.health.inFlight + 1) / (candidate.account.weight * headroomShare(used));
   return policy && isNearLimit(candidate.health, policy) ? load * NEAR_LIMIT_PENALTY : load;
 }
 

@@ -37,6 +37,20 @@ describe('account state', () => {
     expect(table.view('b', 5001).usedPercent).toBe(0);
   });
 
+  it('a reading with a named reset holds until that reset (an account kept idle is still as full), never beyond eight days', () => {
+    const table = new AccountStateTable(policy);
+    const hour = 3_600_000;
+    table.recordUsage('a', 60, 0, 5 * hour);
+    expect(table.view('a', 4 * hour).usedPercent).toBe(60);
+    expect(table.view('a', 5 * hour).usedPercent).toBe(0);
+    table.recordUsage('b', 40, 0, 1e15);
+    expect(table.view('b', 8 * 24 * hour - 1).usedPercent).toBe(40);
+    expect(table.view('b', 8 * 24 * hour).usedPercent).toBe(0);
+    // A reset already past names nothing: the freshness window applies.
+    table.recordUsage('c', 50, 1000, 500);
+    expect(table.view('c', 1000 + USAGE_FRESHNESS_MILLISECONDS + 1).usedPercent).toBe(0);
+  });
+
   it('a credential failure blocks new sessions until the recheck time, and reports news once', () => {
     const table = new AccountStateTable(policy);
     expect(table.recordCredentialFailure('a', 300_000, 0)).toBe(true);

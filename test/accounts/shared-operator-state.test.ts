@@ -62,7 +62,7 @@ describe('operator state shared through Redis', () => {
     expect(placed).toContain('acct-b');
   });
 
-  it('an account flush on one replica: the other places that account\'s soft sessions afresh', async () => {
+  it('an account flush on one replica: on the other, that account\'s soft sessions leave it', async () => {
     const [one, two] = [await replica(), await replica()];
     const first = await account(one, 'flushed-session');
     await new Promise((resolve) => setTimeout(resolve, 5));
@@ -71,7 +71,8 @@ describe('operator state shared through Redis', () => {
     const request = codexRequest({ session: 'flushed-session', turn: 1 });
     const stream = new ScriptedStream(two);
     await stream.requestHeaders(request.headers);
-    expect(metadataOf(await stream.requestBody(request.body)).outcome).toBe('new');
+    const metadata = metadataOf(await stream.requestBody(request.body));
+    expect([metadata.outcome, metadata.move_reason, metadata.account === first]).toEqual(['moved', 'flushed', false]);
     await stream.end();
   });
 

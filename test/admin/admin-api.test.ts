@@ -140,7 +140,7 @@ describe('admin API actions', () => {
     }
     expect(await turn(target, hard!, 3)).toMatchObject({ account: 'acct-a', strength: 'hard' });
     const metrics = await (await fetch(`http://127.0.0.1:${target.server.httpPort}/metrics`)).text();
-    expect(metrics).toMatch(/^codex_affinity_binding_moves_total\{reason="drained"\} 3$/m);
+    expect(metrics).toMatch(/^codex_affinity_binding_moves_total\{pool="default",reason="drained",account="acct-a"\} 3$/m);
     expect(metrics).toMatch(/^codex_affinity_account_drained\{account="acct-a"\} 1$/m);
 
     expect((await admin(target, 'POST', '/admin/accounts/acct-a/undrain')).body.changed).toBe(true);
@@ -221,8 +221,9 @@ describe('admin API actions', () => {
     expect((await lookup(softB!)).found).toBe(true);
     expect((await lookup(hardA!)).strength).toBe('hard');
     target.clock.now += 1000;
-    // The flushed session's next request makes a new binding, which the earlier flush does not touch.
-    expect((await turn(target, softA!, 1)).outcome).toBe('new');
+    // The flushed session's next request leaves the account (balance/reconsider.ts); its new binding the earlier flush does not touch.
+    expect(await turn(target, softA!, 1)).toMatchObject({ outcome: 'moved' });
+    expect((await turn(target, softA!, 1)).account).not.toBe('acct-a');
     expect((await lookup(softA!)).found).toBe(true);
     expect((await admin(target, 'POST', '/admin/pools/default/flush')).status).toBe(200);
     expect((await lookup(softB!)).found).toBe(false);

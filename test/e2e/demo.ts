@@ -5,6 +5,8 @@ import { formatTable, runTopology, type ComparisonRow, type Scenario } from './c
 import type { Topology } from './stack.js';
 import { connectRedisAdmin } from './replicas.js';
 import { sharedCooldownScenario, showRun, workloadScenario } from './replicas-scenarios.js';
+import { DAY_DEFAULTS, formatDay, runDay, type DayResult } from './balance/day.js';
+import { runSlowAccount, turnsToLeave } from './balance/slow-account.js';
 
 const SESSIONS = Number(process.env.DEMO_SESSIONS ?? 60);
 const TURNS = Number(process.env.DEMO_TURNS ?? 5);
@@ -35,6 +37,22 @@ console.log(`\n${formatTable(rows)}\n`);
 console.log('* sessions whose successful requests were all answered by one account.');
 console.log('rate-limited: one account answers usage_limit_reached from a third of the run on; account-removed: one account goes away at that point.');
 console.log('codex-affinity keeps hard sessions in their domain; its remaining failures are sessions whose only account stopped serving.');
+
+// Balancing: a compressed day with one account starting at 60% of its usage window, through
+// codex-affinity, the same processor with every move turned off, and round robin.
+console.log(
+  `\nBalancing: a simulated day (${DAY_DEFAULTS.codexSessions} Codex sessions, hard from turn 2, and ${DAY_DEFAULTS.softSessions} SDK-style soft sessions, working in bursts with idle gaps of 15 min to 3 h),`,
+);
+console.log('3 accounts (acct-a1 and acct-a2 in one organisation), acct-a1 starting at 60% of its usage window; prompt caches forget a key after 10 idle minutes.');
+const days: DayResult[] = [];
+for (const topology of ['balanced', 'sticky', 'round-robin'] as const) days.push(await runDay(topology, DAY_DEFAULTS));
+console.log(`\n${formatDay(days)}\n`);
+console.log('never-moving stickiness: the same processor with balancing off (sessions never leave a usable account).');
+const slow = await runSlowAccount();
+const leftWithin = Math.max(...slow.softPaths.map((path) => turnsToLeave(path, slow.slowAccount)));
+console.log(
+  `One account made slow (+2 s to its first event): ${slow.softPaths.length} soft sessions left it within ${leftWithin} turn(s), ${slow.hardPaths.length} hard sessions stayed (${slow.heldForLatency} requests held for latency), ${slow.encryptedContentFailures} encrypted-content failures.`,
+);
 
 // The production topology: every Envoy pod has its own replica, a mesh spreads each
 // session's requests over the pods. Memory per replica against replicas sharing Redis.

@@ -56,6 +56,7 @@ describe('three replicas on a Redis Cluster and on Sentinel', () => {
       binding: /^ca-rep-[0-9a-f]{8}:\{[A-Za-z0-9_-]{16}\}:[sriect]:[A-Za-z0-9_-]{27}$/,
       exclusion: /^ca-rep-[0-9a-f]{8}:\{[A-Za-z0-9_-]{16}\}:x:[A-Za-z0-9_-]{27}$/,
       state: /^ca-rep-[0-9a-f]{8}:\{accounts\}:state$/,
+      operator: /^ca-rep-[0-9a-f]{8}:\{operator\}:state$/,
       value: /^\d+\|\{"a":"acct-[abc]","d":"org-[abc]","s":"(soft|hard)","c":\d+,"l":\d+\}$/,
     };
     let keys = 0;
@@ -74,8 +75,15 @@ describe('three replicas on a Redis Cluster and on Sentinel', () => {
           } else if (shapes.state.test(key)) {
             for (const [field, value] of Object.entries(await client.hgetall(key))) {
               const event = JSON.parse(value) as Record<string, unknown>;
-              const allowed = new Set(['kind', 'account', 'until', 'at', 'percent']);
+              const allowed = new Set(['kind', 'account', 'until', 'at', 'percent', 'resetsAt']);
               if (!/^(cooldown|credential_failed|usage):acct-[abc]$/.test(field) || Object.keys(event).some((name) => !allowed.has(name))) misfits.push(`${key}.${field} = ${value}`);
+            }
+          } else if (shapes.operator.test(key)) {
+            // Drains and flush marks (accounts/shared-operator-state.ts): names and times only.
+            for (const [field, value] of Object.entries(await client.hgetall(key))) {
+              const event = JSON.parse(value) as Record<string, unknown>;
+              const allowed = new Set(['kind', 'account', 'pool', 'at']);
+              if (!/^(drain|flush_account):acct-[abc]$|^flush_pool:[A-Za-z0-9_.-]+$/.test(field) || Object.keys(event).some((name) => !allowed.has(name))) misfits.push(`${key}.${field} = ${value}`);
             }
           } else misfits.push(key);
         }

@@ -18,6 +18,8 @@ export interface StackOptions {
   /** Extra processor configuration (affinity topology). */
   processor?: Partial<ConfigInput>;
   store?: BindingStore;
+  /** The processor's clock (default: the wall clock); a test that compresses time moves it. */
+  clock?: () => number;
   /** Envoy route retry policy; default: connect-failure and reset, one retry. */
   retry?: { retry_on: string; num_retries: number } | null;
 }
@@ -91,7 +93,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     let envoy: Envoy;
     if (options.topology === 'affinity') {
       const config = configForAccounts(options.accounts, options.processor);
-      processor = await startServer(config, { logger: createLogger('warn'), ...(options.store ? { store: options.store } : {}) });
+      processor = await startServer(config, { logger: createLogger('warn'), ...(options.store ? { store: options.store } : {}), ...(options.clock ? { clock: options.clock } : {}) });
       processorConfig = config;
       closers.push(() => processor!.stop(1000));
       envoy = await startEnvoy(affinityEnvoy(processor.grpcAddress, config.routing.clusterHeader, accounts, retry));

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import * as errors from './errors.js';
 import type { DomainStore, StoredConversation } from './domain-store.js';
-import { PromptCache } from './prompt-cache.js';
+import { PromptCache, type CacheExpiry } from './prompt-cache.js';
 import { RateLimiter } from './rate-limit.js';
 import { compactOutput, makeResponse, makeUsage, planOutput } from './responses.js';
 import { verifySealed } from './sealing.js';
@@ -35,6 +35,8 @@ export interface CoreConfig {
   chatgptEncryptedError: { code?: string | null; style?: errors.EncryptedMessageStyle };
   domainStore: DomainStore;
   minCachedTokens: number;
+  /** The prompt cache forgets a key idle longer than this (none: it never forgets). */
+  cacheExpiry?: CacheExpiry;
 }
 
 export interface CoreRequest {
@@ -66,12 +68,14 @@ type Route =
 const CONVERSATION_PATH = /^\/v1\/conversations\/([^/]+)$/;
 
 export class AccountCore {
-  readonly rateLimiter = new RateLimiter();
+  readonly rateLimiter: RateLimiter;
   readonly turnStates = new TurnStates();
   private readonly cache: PromptCache;
 
   constructor(readonly cfg: CoreConfig) {
-    this.cache = new PromptCache(cfg.minCachedTokens);
+    this.cache = new PromptCache(cfg.minCachedTokens, cfg.cacheExpiry);
+    // Reset times are named on the clock the cache forgets by (a test's compressed day).
+    this.rateLimiter = new RateLimiter(cfg.cacheExpiry?.clock);
   }
 
   /** Only openai-profile accounts store responses, items and conversations. */

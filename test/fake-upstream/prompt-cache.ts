@@ -8,14 +8,30 @@ export interface CacheResult {
   cachedTokens: number;
 }
 
+/** How the cache forgets: like OpenAI's, a cache key idle longer than `lifetimeMs` (on `clock`) is cleared. */
+export interface CacheExpiry {
+  readonly clock: () => number;
+  readonly lifetimeMs: number;
+}
+
 export class PromptCache {
   private readonly entries = new Map<string, Set<string>>();
+  private readonly lastUsed = new Map<string, number>();
 
-  constructor(private readonly minCachedTokens = 0) {}
+  constructor(
+    private readonly minCachedTokens = 0,
+    private readonly expiry?: CacheExpiry,
+  ) {}
 
   /** Looks up the longest cached prefix, then remembers all prefixes of this prompt. */
   lookupAndStore(cacheKey: string | null, segments: unknown[]): CacheResult {
     const key = cacheKey ?? '';
+    if (this.expiry) {
+      const now = this.expiry.clock();
+      const last = this.lastUsed.get(key);
+      if (last !== undefined && now - last > this.expiry.lifetimeMs) this.entries.delete(key);
+      this.lastUsed.set(key, now);
+    }
     let known = this.entries.get(key);
     if (!known) {
       known = new Set();

@@ -28,6 +28,7 @@ export async function startFakeAccount(options: FakeAccountOptions): Promise<Fak
     chatgptEncryptedError: options.chatgptEncryptedError ?? {},
     domainStore: options.domainStore ?? sharedDomainStore,
     minCachedTokens: options.minCachedTokens ?? 0,
+    ...(options.cacheExpiry ? { cacheExpiry: options.cacheExpiry } : {}),
   });
   if (options.rateLimit) core.rateLimiter.update(options.rateLimit);
   const faults: (Fault & { remaining: number })[] = [];

@@ -76,6 +76,17 @@ describe('prompt cache (per account)', () => {
     expect(u.output_tokens_details.reasoning_tokens).toBeGreaterThan(0);
   });
 
+  it('cacheExpiry: a cache key idle longer than its lifetime is cold again; within it, warm', async () => {
+    const clock = { now: 0 };
+    const a = await account({ name: 'cache-expiry', cacheExpiry: { clock: () => clock.now, lifetimeMs: 600_000 } });
+    const body = apiBody({ prompt_cache_key: 'k' });
+    await post(a, '/v1/responses', body);
+    clock.now += 600_000;
+    expect(usage(await post(a, '/v1/responses', body)).input_tokens_details.cached_tokens).toBeGreaterThan(0);
+    clock.now += 600_001;
+    expect(usage(await post(a, '/v1/responses', body)).input_tokens_details.cached_tokens).toBe(0);
+  });
+
   it('minCachedTokens suppresses small hits', async () => {
     const a = await account({ name: 'cache-min', minCachedTokens: 1024 });
     const body = apiBody({ prompt_cache_key: 'k' });

@@ -2,6 +2,7 @@
 import type { EncryptedMessageStyle, ServerErrorCode } from './errors.js';
 import type { RateLimitSettings, RateLimitUpdate } from './rate-limit.js';
 import type { DomainStore } from './domain-store.js';
+import type { CacheExpiry } from './prompt-cache.js';
 
 export type Profile = 'openai' | 'chatgpt-codex';
 
@@ -52,6 +53,8 @@ export interface FakeAccountOptions {
   sseEventDelayMs?: number;
   /** Cached prefixes shorter than this many tokens are not reported (real minimum is 1024). Default 0. */
   minCachedTokens?: number;
+  /** The prompt cache forgets a cache key idle longer than lifetimeMs on this clock (default: never); usage resets are named on it too. */
+  cacheExpiry?: CacheExpiry;
   host?: string;
 }
 

@@ -1,17 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { resolveTenancy, type Account, type Pool } from '../../src/accounts/account.js';
+import type { Account } from '../../src/accounts/account.js';
 import { HEALTHY, type AccountHealthView } from '../../src/accounts/health.js';
 import type { Exclusion, StoredBinding } from '../../src/bindings/binding.js';
-import { decide, type Anchor, type DecisionInput } from '../../src/routing/decide.js';
+import { decide, type Anchor } from '../../src/routing/decide.js';
 import { placementOrder } from '../../src/routing/placement.js';
 import { createWeightedRoundRobin, pickLeastLoaded, type Candidate } from '../../src/routing/select.js';
+import { A1, A2, account, B1, decisionInput, NOW, POLICY, routeOf } from './decision-input.js';
 
-const NOW = 1_000_000;
-const POLICY = { failureWindowMilliseconds: 60_000, failureThreshold: 5, nearLimitPercent: 90 };
-const account = (name: string, domain: string, weight = 1, profile: Account['profile'] = 'openai'): Account => ({ name, cluster: `c-${name}`, profile, weight, domain });
-const A1 = account('a1', 'org-a');
-const A2 = account('a2', 'org-a');
-const B1 = account('b1', 'org-b');
 const CODEX = account('codex', 'ws-c', 1, 'chatgpt-codex');
 const healthy: AccountHealthView = HEALTHY;
 const cooling: AccountHealthView = { ...healthy, coolingDownUntil: NOW + 60_000 };
@@ -22,36 +17,7 @@ const anchor = (kind: Anchor['kind'], to: Account): Anchor => ({
   source: ({ turn_state: 'turn_state', conversation: 'conversation', response: 'previous_response', stored_item: 'stored_item', encrypted_item: 'encrypted_item' } as const)[kind],
   binding: binding(to, 'hard'),
 });
-
-function input(overrides: Partial<DecisionInput> & { health?: Record<string, AccountHealthView>; accounts?: Account[] }): DecisionInput {
-  const accounts = overrides.accounts ?? [A1, A2, B1];
-  const pool: Pool = { name: 'default', accounts, tenancy: resolveTenancy(false, {}, {}) };
-  const candidates: Candidate[] = accounts.map((entry) => ({ account: entry, health: overrides.health?.[entry.name] ?? healthy }));
-  return {
-    pool,
-    candidates,
-    context: { now: NOW, policy: POLICY, tieBreaker: (tied) => tied[0]! },
-    strength: 'soft',
-    stickySource: 'session_header',
-    stateSource: undefined,
-    placementKey: 'session:key-1',
-    anchors: [],
-    accountScoped: false,
-    accountBoundTransport: false,
-    carriesUnknownState: false,
-    sessionBinding: undefined,
-    parentBinding: undefined,
-    exclusion: undefined,
-    needs: { required: [], preferred: [] },
-    ...overrides,
-  };
-}
-
-const routeOf = (decisionInput: DecisionInput) => {
-  const decision = decide(decisionInput);
-  if (decision.kind !== 'route') throw new Error(`expected a route, got ${JSON.stringify(decision)}`);
-  return decision;
-};
+const input = decisionInput;
 
 /** The account rendezvous placement ranks first for a key among these candidates. */
 const firstChoice = (key: string, accounts: Account[]) => placementOrder(key, accounts.map((entry) => ({ account: entry, health: healthy })), POLICY)[0]!.account.name;

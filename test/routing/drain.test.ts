@@ -2,50 +2,23 @@
 // soft sessions move off it, hard sessions stay until they end, and when everything is
 // drained the pool still answers.
 import { describe, expect, it } from 'vitest';
-import { resolveTenancy, type Account, type Pool } from '../../src/accounts/account.js';
+import type { Account } from '../../src/accounts/account.js';
 import { HEALTHY, type AccountHealthView } from '../../src/accounts/health.js';
 import type { StoredBinding } from '../../src/bindings/binding.js';
-import { decide, type Anchor, type DecisionInput } from '../../src/routing/decide.js';
+import type { Anchor, DecisionInput } from '../../src/routing/decide.js';
 import { moveReason } from '../../src/routing/move-reason.js';
 import type { Candidate } from '../../src/routing/select.js';
+import { A1, account, decisionInput, NOW, POLICY, routeOf } from './decision-input.js';
 
-const NOW = 1_000_000;
-const POLICY = { failureWindowMilliseconds: 60_000, failureThreshold: 5, nearLimitPercent: 90 };
-const account = (name: string, domain: string, profile: Account['profile'] = 'openai'): Account => ({ name, cluster: `c-${name}`, profile, weight: 1, domain });
-const A1 = account('a1', 'org-a');
-const A2 = account('a2', 'org-a');
-const B1 = account('b1', 'org-b');
-const ALL = [A1, A2, B1];
 const binding = (to: Account, strength: StoredBinding['strength']): StoredBinding => ({ account: to.name, domain: to.domain, strength, createdAt: 0, lastSeenAt: 0, version: 1 });
 
 function input(drained: readonly string[], overrides: Partial<DecisionInput> = {}, health: Record<string, AccountHealthView> = {}): DecisionInput {
-  const candidates: Candidate[] = ALL.map((entry) => ({ account: entry, health: health[entry.name] ?? HEALTHY, drained: drained.includes(entry.name) }));
-  const pool: Pool = { name: 'default', accounts: ALL, tenancy: resolveTenancy(false, {}, {}) };
-  return {
-    pool,
-    candidates,
-    context: { now: NOW, policy: POLICY, tieBreaker: (tied) => tied[0]! },
-    strength: 'soft',
-    stickySource: 'session_header',
-    stateSource: undefined,
-    placementKey: 'session:k',
-    anchors: [],
-    accountScoped: false,
-    accountBoundTransport: false,
-    carriesUnknownState: false,
-    sessionBinding: undefined,
-    parentBinding: undefined,
-    exclusion: undefined,
-    needs: { required: [], preferred: [] },
-    ...overrides,
-  };
+  const base = decisionInput({ placementKey: 'session:k', health, ...overrides });
+  const candidates: Candidate[] = base.candidates.map((candidate) => ({ ...candidate, drained: drained.includes(candidate.account.name) }));
+  return { ...base, candidates };
 }
 
-function routed(decisionInput: DecisionInput) {
-  const decision = decide(decisionInput);
-  if (decision.kind !== 'route') throw new Error(JSON.stringify(decision));
-  return decision;
-}
+const routed = routeOf;
 
 describe('drained accounts in decide()', () => {
   it('a new session is never placed on a drained account (every key whose first choice it is goes elsewhere)', () => {
@@ -104,7 +77,7 @@ describe('moveReason', () => {
   const context = { now: NOW, policy: POLICY, tieBreaker: (tied: readonly Account[]) => tied[0]! };
   const needs = { required: [], preferred: [] };
   const candidate = (health: Partial<AccountHealthView>, drained = false, profile: Account['profile'] = 'openai'): Candidate => ({
-    account: account('x', 'd', profile),
+    account: account('x', 'd', 1, profile),
     health: { ...HEALTHY, ...health },
     drained,
   });

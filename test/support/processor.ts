@@ -24,7 +24,7 @@ export interface TestProcessor {
 }
 
 /** Starts the real gRPC processor on loopback with an injected clock and captured logs. */
-export async function startTestProcessor(overrides: Partial<ConfigInput> = {}, options: { store?: BindingStore } = {}): Promise<TestProcessor> {
+export async function startTestProcessor(overrides: Partial<ConfigInput> = {}, options: { store?: BindingStore; elapsed?: () => number } = {}): Promise<TestProcessor> {
   const config = parseConfig({
     grpc: { host: '127.0.0.1', port: 0 },
     http: { host: '127.0.0.1', port: 0 },
@@ -40,7 +40,7 @@ export async function startTestProcessor(overrides: Partial<ConfigInput> = {}, o
     },
   });
   const clock = { now: 1_800_000_000_000 };
-  const server = await startServer(config, { logger: createLogger('debug', sink), clock: () => clock.now, ...(options.store ? { store: options.store } : {}) });
+  const server = await startServer(config, { logger: createLogger('debug', sink), clock: () => clock.now, ...(options.store ? { store: options.store } : {}), ...(options.elapsed ? { elapsed: options.elapsed } : {}) });
   const { client: Client } = loadExternalProcessor();
   const client = new Client(server.grpcAddress, grpc.credentials.createInsecure()) as unknown as TestProcessor['client'];
   return {

@@ -118,7 +118,7 @@ async function runSession(
 }
 
 /** Appends the response's output items the way Codex keeps them; returns the call_ids of function calls. */
-function appendOutput(history: InputItem[], result: ResponsesResult): string[] {
+export function appendOutput(history: InputItem[], result: ResponsesResult): string[] {
   const done = (result.events ?? []).filter((e) => e.type === 'response.output_item.done').map((e) => e.item);
   const items = (done.length > 0 ? done : ((result.response?.output as unknown[]) ?? [])) as Record<string, unknown>[];
   const calls: string[] = [];
