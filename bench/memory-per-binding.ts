@@ -11,7 +11,7 @@ import { parseConfig } from '../src/config/load.js';
 const count = Number(process.argv[2] ?? 1_000_000);
 const collect = (globalThis as { gc?: () => void }).gc;
 if (!collect) throw new Error('run with --expose-gc');
-const config = parseConfig({ store: { kind: 'memory', maxEntries: count + 1000 }, accounts: [{ name: 'acct-a', cluster: 'cluster-a' }] });
+const config = parseConfig({ store: { kind: 'memory', maxEntries: count + 1000, maxEntriesPerPrincipal: count + 1000 }, accounts: [{ name: 'acct-a', cluster: 'cluster-a' }] });
 const now = Date.now();
 const store = createMemoryStore(config, () => now);
 const scope = { pool: 'default', principal: 'p-0123456789abcdef' };

@@ -10,6 +10,8 @@
  *   npm run bench [-- --quick] [-- --soak-seconds 300] [-- --cpu-prof DIR]
  */
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -131,18 +133,19 @@ const resumed40k = resumed(40_000, 50);
 const resumed200k = resumed(200_000, 20);
 const resumed1m = resumed(1_000_000, 8);
 const rewrite1m = Array.from({ length: 8 }, (_, index) => resumedTurnBody(`rewrite-${index}`, 1_000_000, { max_output_tokens: 4096, temperature: 0.2 }));
-const resumed8m = resumed(8_000_000, 2);
+const resumed8m = resumed(8_000_000, 1);
 const sseStream = sseChunks('resp_bench', SSE_CHUNKS);
 const shortStream = sseChunks('resp_mix', 20);
 
 const turn = (session: string, body: Buffer, sse?: readonly Buffer[]): ExchangeSpec => ({ kind: 'turn', session, body, sse });
 const pick = <T>(list: readonly T[], index: number): T => list[index % list.length]!;
 
-/** 8 MB resumed turns at a fixed rate beside the measured load. */
+/** 8 MB resumed turns at a fixed rate beside the measured load, from a thread of their own. */
 const largeBodies = (rate: number) => async (target: BenchServer, seconds: number) => {
-  const sink = new Recorder();
-  await openLoop(rate, seconds * 1000, (index) => runExchange(target.client, turn(`large-${index % 2}`, pick(resumed8m, index)), sink));
-  if (sink.errors > 0) throw new Error(`${sink.errors} large-body exchanges failed`);
+  const worker = new Worker(fileURLToPath(new URL('./large-body-sender.js', import.meta.url)), { workerData: { address: target.address, rate, seconds, bytes: 8_000_000 } });
+  const [done] = (await once(worker, 'message')) as [{ errors: number }];
+  await worker.terminate();
+  if (done.errors > 0) throw new Error(`${done.errors} large-body exchanges failed`);
 };
 
 /**

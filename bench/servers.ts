@@ -11,6 +11,7 @@ export type ServerKind = 'noop' | 'echo' | 'affinity' | 'affinity-codex' | 'affi
 export interface BenchServer {
   readonly kind: ServerKind;
   readonly pid: number;
+  readonly address: string;
   readonly client: ProcessClient;
   stats(): Promise<{ cpuMicroseconds: number; rssBytes: number }>;
   stop(): void;
@@ -33,6 +34,7 @@ export async function startBenchServer(kind: ServerKind, profileDirectory?: stri
   return {
     kind,
     pid: child.pid!,
+    address,
     client,
     stats: async () => {
       child.stdin!.write('stats\n');

@@ -34,12 +34,15 @@ export function resumedTurnBody(session: string, bytes: number, extra: Record<st
     { type: 'message', role: 'developer', content: [{ type: 'input_text', text: 'You are a coding agent. '.repeat(700) }] },
     { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'fix the build' }] },
   ];
-  let turn = 0;
-  while (JSON.stringify(input).length < bytes) {
-    turn++;
-    input.push({ type: 'reasoning', id: `rs_${session}_${turn}`, summary: [], encrypted_content: 'gAAAA'.repeat(400) });
-    input.push({ type: 'function_call', call_id: `call_${turn}`, name: 'exec_command', arguments: JSON.stringify({ cmd: 'ls -la "prompt_cache_key": x' }) });
-    input.push({ type: 'function_call_output', call_id: `call_${turn}`, output: 'file '.repeat(800) });
+  let size = JSON.stringify(input).length;
+  for (let turn = 1; size < bytes; turn++) {
+    const items = [
+      { type: 'reasoning', id: `rs_${session}_${turn}`, summary: [], encrypted_content: 'gAAAA'.repeat(400) },
+      { type: 'function_call', call_id: `call_${turn}`, name: 'exec_command', arguments: JSON.stringify({ cmd: 'ls -la "prompt_cache_key": x' }) },
+      { type: 'function_call_output', call_id: `call_${turn}`, output: 'file '.repeat(800) },
+    ];
+    input.push(...items);
+    size += JSON.stringify(items).length;
   }
   return encodeBody({ model: 'gpt-5.1-codex', stream: true, store: false, include: ['reasoning.encrypted_content'], prompt_cache_key: session, input, tools: [], ...extra });
 }

@@ -2,6 +2,8 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
+import { BodyWorkerPool } from './body/body-worker-pool.js';
 import { buildAccountDirectory } from './accounts/account.js';
 import { AccountStateTable, type AccountState } from './accounts/health.js';
 import { createAdminServer } from './admin/http-server.js';
@@ -111,6 +113,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const shared = createSharedState(config, clock, metrics, logger, options.store);
   const store = shared.store;
   await shared.ready();
+  const bodyWorkers =
+    config.limits.workerBodyBytes > 0 ? new BodyWorkerPool({ thresholdBytes: config.limits.workerBodyBytes, maxThreads: Math.max(1, availableParallelism() - 1) }) : undefined;
   const context: ProcessorContext = {
     config,
     directory: buildAccountDirectory(config),
@@ -123,6 +127,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     inferencePaths: new Set(config.routing.inferencePaths),
     credentials,
     rewriteRules,
+    ...(bodyWorkers ? { bodyWorkers } : {}),
   };
 
   const definition = loadExternalProcessor();
@@ -178,6 +183,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       await new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeAllConnections?.();
       await shared.close();
+      await bodyWorkers?.close();
       credentials.close();
     })();
     return stopping;

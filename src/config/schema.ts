@@ -157,6 +157,8 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Request bodies above this (raw or decoded) get 413 request_too_large. */
       maxBodyBytes: z.number().int().positive().default(32 * 1024 * 1024),
+      /** Request bodies of at least this size (compressed ones: a sixteenth) are decoded and scanned in worker threads; 0: never. */
+      workerBodyBytes: z.number().int().min(0).default(2 * 1024 * 1024),
     })
     .prefault({}),
   bindings: z

@@ -7,6 +7,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { TieBreaker } from '../routing/select.js';
 import type { CredentialStore } from '../credentials/credentials.js';
 import type { ProfileRules } from '../rewrite/profiles.js';
+import type { BodyWorkerPool } from '../body/body-worker-pool.js';
 
 /** What every request's processor shares: configuration, state and the edges. */
 export interface ProcessorContext {
@@ -22,4 +23,6 @@ export interface ProcessorContext {
   readonly credentials: CredentialStore;
   /** Each account's rewrite rules: its profile's, merged with its overrides. */
   readonly rewriteRules: ReadonlyMap<string, ProfileRules>;
+  /** Where large request bodies are decoded and scanned, off the event loop (absent: always here). */
+  readonly bodyWorkers?: BodyWorkerPool;
 }

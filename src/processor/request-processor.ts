@@ -93,7 +93,7 @@ export class AffinityRequestProcessor implements RequestProcessor {
     // answer can still change headers, so the decision is taken here either way.
     // A call on a stored object is routed by its path: its body is not read.
     if (this.objectCall) return this.decide(undefined);
-    const prepared = readRequestBody(body, endOfStream, this.view.headers, this.context.config.limits.maxBodyBytes, this.context.metrics);
+    const prepared = await readRequestBody(body, endOfStream, this.view.headers, this.context.config.limits.maxBodyBytes, this.context.metrics, this.context.bodyWorkers);
     if (prepared.kind === 'too_large') {
       this.decided = true;
       const limit = this.context.config.limits.maxBodyBytes;
