@@ -1,3 +1,4 @@
+import type { ExchangeSpec } from './exchange.js';
 /**
  * What Codex sends and what the upstream answers, shaped after
  * ../shared fixtures: first turns (instructions, tools, one user message),
@@ -62,4 +63,28 @@ export function sseChunks(responseId: string, chunks: number): Buffer[] {
       response: { id: responseId, status: 'completed', output: [{ type: 'reasoning', id: `rs_${responseId}`, encrypted_content: 'gAAAA'.repeat(40) }], usage: { input_tokens: 1000, input_tokens_details: { cached_tokens: 900 }, output_tokens: deltas } },
     }),
   ];
+}
+
+/**
+ * The realistic mix: WebSocket upgrades, first turns and resumed turns of
+ * Codex sessions of every size, most of them streamed back in 20 chunks.
+ */
+export const REALISTIC_MIX_DESCRIPTION =
+  '30% WebSocket upgrades, 20% new 40 KB first turns, 40% resumed 40 KB turns, 9% resumed 200 KB, 1% resumed 1 MB; every turn answered by SSE of 20 chunks';
+
+export function createRealisticMix(): (index: number) => ExchangeSpec {
+  const firstTurns = Array.from({ length: 4 }, (_, index) => firstTurnBody(`mix-first-${index}`, 40_000));
+  const resumed40k = Array.from({ length: 20 }, (_, index) => resumedTurnBody(`mix-40k-${index}`, 40_000));
+  const resumed200k = Array.from({ length: 4 }, (_, index) => resumedTurnBody(`mix-200k-${index}`, 200_000));
+  const resumed1m = [resumedTurnBody('mix-1m', 1_000_000)];
+  const stream = sseChunks('resp_mix', 20);
+  const pick = <T>(list: readonly T[], index: number): T => list[index % list.length]!;
+  return (index) => {
+    const slot = index % 100;
+    if (slot < 30) return { kind: 'upgrade', session: `mix-ws-${index % 500}` };
+    if (slot < 50) return { kind: 'turn', session: `mix-new-${index}`, body: pick(firstTurns, index), sse: stream };
+    if (slot < 90) return { kind: 'turn', session: `mix-${index % 300}`, body: pick(resumed40k, index), sse: stream };
+    if (slot < 99) return { kind: 'turn', session: `mix-big-${index % 20}`, body: pick(resumed200k, index), sse: stream };
+    return { kind: 'turn', session: `mix-huge-${index % 4}`, body: pick(resumed1m, index), sse: stream };
+  };
 }

@@ -6,7 +6,7 @@ import { pruneUnreadable, type PrunedRequest } from '../healing/prune-unreadable
 import { readRequestBody, type ReadableBody } from '../request/read-body.js';
 import { isWebSocketUpgrade, splitPath, storesByDefault, type RequestView } from '../request/request-view.js';
 import { storedObjectCall, type StoredObjectCall } from '../request/stored-object-call.js';
-import { extractSignals, TURN_STATE_HEADER, type Signals } from '../signals/signals.js';
+import { extractSignals, type Signals } from '../signals/signals.js';
 import type { ProcessorContext } from './context.js';
 import { openAiError } from './errors.js';
 import { ResponseHandler } from './response-handler.js';
@@ -144,7 +144,7 @@ export class AffinityRequestProcessor implements RequestProcessor {
       ...(this.objectCall ? { requires: this.objectCall.requires } : {}),
     });
     if (routed.decision.kind === 'reject' && routed.decision.code === 'account_domain_unavailable' && config.healing.enabled && !this.objectCall) {
-      ({ routed, signals } = await this.rebindGoneSession(routed, body));
+      ({ routed, signals } = await this.rebindGoneSession(routed, signals, body));
       healing = { droppedItems: healing?.droppedItems ?? 0, droppedPreviousResponse: healing?.droppedPreviousResponse ?? false, bodyChanged: healing?.bodyChanged ?? false };
       metrics.heals.inc({ outcome: routed.decision.kind === 'route' ? 'rebound' : 'failed' });
       if (routed.decision.kind === 'route') {
@@ -214,14 +214,13 @@ export class AffinityRequestProcessor implements RequestProcessor {
   }
 
   /** Still bound to the gone domain (session binding or turn token): forget those and route again. */
-  private async rebindGoneSession(routed: RoutedRequest, body: ReadableBody | undefined): Promise<{ routed: RoutedRequest; signals: Signals }> {
+  private async rebindGoneSession(routed: RoutedRequest, signals: Signals, body: ReadableBody | undefined): Promise<{ routed: RoutedRequest; signals: Signals }> {
     if (routed.sessionKey) {
       const [binding] = await this.context.store.read([routed.sessionKey]);
       if (binding) await this.context.store.deleteIf(routed.sessionKey, binding.version);
     }
-    const headers = new Map(this.view!.headers);
-    headers.delete(TURN_STATE_HEADER);
-    const rebound = extractSignals(headers, body);
+    // The same signals without the turn-state token: the body is not read again.
+    const { turnState: _forgotten, ...rebound } = signals;
     const options = { accountBoundTransport: this.upgrade, storesByDefault: storesByDefault(this.view!.path) };
     return { routed: await routeRequest(this.context, this.pool!, this.scope!, rebound, body, options), signals: rebound };
   }
