@@ -194,6 +194,12 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Learn response ids (and reasoning item ids) from successful responses. */
       learnResponseIds: z.boolean().default(true),
+      /**
+       * Read successful SSE streams chunk by chunk (response ids, usage, error events after a 200).
+       * Envoy holds each chunk until the processor answers; false: chunks are never held, and
+       * what only the stream tells is not learned.
+       */
+      inspectStreams: z.boolean().default(true),
       /** JSON responses larger than this are not inspected. */
       maxInspectBytes: z.number().int().positive().default(8 * 1024 * 1024),
     })
