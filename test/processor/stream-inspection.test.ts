@@ -1,6 +1,6 @@
 // Whether Envoy holds the chunks of a successful SSE answer for the processor (responses.inspectStreams).
 import { afterEach, describe, expect, it } from 'vitest';
-import { codexRequest, metadataOf, ScriptedStream, startTestProcessor, type TestProcessor } from '../support/processor.js';
+import { codexRequest, metadataOf, ScriptedStream, sessionProofs, startTestProcessor, type TestProcessor } from '../support/processor.js';
 
 let processor: TestProcessor | undefined;
 afterEach(async () => {
@@ -17,11 +17,6 @@ async function answerToStream(target: TestProcessor, session: string, turnNumber
   await stream.end();
   return { outcome: metadataOf(routed).outcome, responseBodyMode: answered.mode_override?.response_body_mode };
 }
-
-const sessionProofs = async (target: TestProcessor) => {
-  const text = await target.server.context.metrics.registry.getSingleMetricAsString('codex_affinity_proofs_total');
-  return Number(/kind="session"} (\d+)/.exec(text)?.[1] ?? 0);
-};
 
 describe('stream inspection', () => {
   it('by default asks Envoy for the chunks of a successful stream (each is held for one answer)', async () => {
