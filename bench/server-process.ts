@@ -1,17 +1,24 @@
+import { createInterface } from 'node:readline';
 import { parseConfig } from '../src/config/load.js';
 import { createLogger } from '../src/logging/logger.js';
 import { startServer } from '../src/server.js';
-import { startNoopProcessor } from './noop-processor.js';
+import { startFloorProcessor } from './floor-processors.js';
 
-/** Runs one processor in its own process (so client and server do not share a core's event loop). */
+/**
+ * Runs one processor in its own process (so the load generator and the server
+ * do not share an event loop). Prints its address as the first stdout line,
+ * then answers each `stats` line on stdin with its CPU time and RSS.
+ *
+ * Kinds: noop, echo (floors); affinity (openai accounts), affinity-codex
+ * (chatgpt-codex accounts: bodies rewritten), affinity-redis (Redis store with
+ * its near cache), affinity-redis-direct (Redis, no near cache).
+ */
 const kind = process.argv[2];
-if (kind === 'noop') {
-  const noop = await startNoopProcessor();
-  process.stdout.write(`${JSON.stringify({ address: noop.address })}\n`);
+if (kind === 'noop' || kind === 'echo') {
+  const floor = await startFloorProcessor(kind);
+  process.stdout.write(`${JSON.stringify({ address: floor.address })}\n`);
 } else {
   const profile = kind === 'affinity-codex' ? 'chatgpt-codex' : 'openai';
-  // affinity-redis: the same processor on a Redis store (REDIS_URL, a prefix of its own).
-  // affinity-redis-direct: the same without the near cache (every lookup a round trip).
   const store =
     kind === 'affinity-redis' || kind === 'affinity-redis-direct'
       ? {
@@ -37,3 +44,10 @@ if (kind === 'noop') {
   const server = await startServer(config, { logger: createLogger('warn') });
   process.stdout.write(`${JSON.stringify({ address: server.grpcAddress })}\n`);
 }
+
+createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line.trim() !== 'stats') return;
+  const cpu = process.cpuUsage();
+  process.stdout.write(`${JSON.stringify({ cpuMicroseconds: cpu.user + cpu.system, rssBytes: process.memoryUsage.rss() })}\n`);
+});
+process.stdin.on('end', () => process.exit(0));

@@ -2,6 +2,8 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
+import { BodyWorkerPool } from './body/body-worker-pool.js';
 import { AccountStateTable, type AccountState } from './accounts/health.js';
 import { accountStatuses, type AccountStatus } from './accounts/account-status.js';
 import { OperatorState, type OperatorControl } from './accounts/operator-state.js';
@@ -189,6 +191,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const shared = createSharedState(config, clock, metrics, logger, options, configuredAccounts);
   const store = shared.store;
   await shared.ready();
+  const bodyWorkers =
+    config.limits.workerBodyBytes > 0 ? new BodyWorkerPool({ thresholdBytes: config.limits.workerBodyBytes, maxThreads: Math.max(1, availableParallelism() - 1) }) : undefined;
   const operatorState = shared.operatorState;
   const tieBreaker = createWeightedRoundRobin();
   // Balancing's averages, budgets and flush marks (the operator's) outlive every configuration generation.
@@ -197,7 +201,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const generations = new ContextGenerations(
     config,
     credentials,
-    { accountState: shared.accountState, operatorState, store, metrics, logger, tieBreaker, clock, balanceState, elapsed },
+    { accountState: shared.accountState, operatorState, store, metrics, logger, tieBreaker, clock, balanceState, elapsed, ...(bodyWorkers ? { bodyWorkers } : {}) },
     { configuredAccounts, operatorState },
   );
 
@@ -281,6 +285,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       await shared.close();
       generations.close();
       adminToken?.close();
+      await bodyWorkers?.close();
     })();
     return stopping;
   };

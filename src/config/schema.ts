@@ -191,6 +191,8 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Request bodies above this (raw or decoded) get 413 request_too_large. */
       maxBodyBytes: z.number().int().positive().default(32 * 1024 * 1024),
+      /** Request bodies of at least this size (compressed ones: a sixteenth) are decoded and scanned in worker threads; 0: never. */
+      workerBodyBytes: z.number().int().min(0).default(2 * 1024 * 1024),
     })
     .prefault({}),
   bindings: z
@@ -226,6 +228,12 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Learn response ids (and reasoning item ids) from successful responses. */
       learnResponseIds: z.boolean().default(true),
+      /**
+       * Read successful SSE streams chunk by chunk (response ids, usage, error events after a 200).
+       * Envoy holds each chunk until the processor answers; false: chunks are never held, and
+       * what only the stream tells is not learned.
+       */
+      inspectStreams: z.boolean().default(true),
       /** JSON responses larger than this are not inspected. */
       maxInspectBytes: z.number().int().positive().default(8 * 1024 * 1024),
     })

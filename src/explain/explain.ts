@@ -110,7 +110,7 @@ export async function explainRequest(live: ProcessorContext, request: ExplainReq
     return { ...base, ...nothing, decision: { kind: 'pass_through', why: 'not an inference call nor a call on a stored object: passed through untouched (a client-sent cluster header is removed)' } };
   }
   if (!pool) return { ...base, ...nothing, decision: { kind: 'reject', status: 403, code: 'pool_not_found', message: 'The pool named by this request is not configured.' } };
-  const prepared = objectCall || upgrade ? undefined : readRequestBody(bodyBuffer, true, headers, context.config.limits.maxBodyBytes, context.metrics);
+  const prepared = objectCall || upgrade ? undefined : await readRequestBody(bodyBuffer, true, headers, context.config.limits.maxBodyBytes, context.metrics);
   if (prepared?.kind === 'too_large') return { ...base, ...nothing, decision: { kind: 'reject', status: 413, code: 'request_too_large', message: 'The request body is too large.' } };
   const body = prepared?.kind === 'json' ? prepared.body : undefined;
   let signals = extractSignals(headers, body);

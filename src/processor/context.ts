@@ -9,6 +9,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { TieBreaker } from '../routing/select.js';
 import type { CredentialStore } from '../credentials/credentials.js';
 import type { ProfileRules } from '../rewrite/profiles.js';
+import type { BodyWorkerPool } from '../body/body-worker-pool.js';
 
 /** What every request's processor shares: configuration, state and the edges. */
 export interface ProcessorContext {
@@ -30,4 +31,6 @@ export interface ProcessorContext {
   readonly balance: Balancer;
   /** Monotonic milliseconds for latency measurement (not the wall clock decisions read). */
   readonly elapsed: () => number;
+  /** Where large request bodies are decoded and scanned, off the event loop (absent: always here). */
+  readonly bodyWorkers?: BodyWorkerPool;
 }

@@ -3,11 +3,11 @@ import type { BindingScope } from '../bindings/binding.js';
 import type { RequestProcessor } from '../extproc/stream.js';
 import { CONTINUE, type PhaseAnswer } from '../extproc/phase-answer.js';
 import { pruneUnreadable, type PrunedRequest } from '../healing/prune-unreadable.js';
-import { readRequestBody, type ReadableBody } from '../request/read-body.js';
+import { readRequestBody, type PreparedBody, type ReadableBody } from '../request/read-body.js';
 import { isWebSocketUpgrade, splitPath, storesByDefault, type RequestView } from '../request/request-view.js';
 import { referencedItemIds, storedObjectCall, type StoredObjectCall } from '../request/stored-object-call.js';
 import { CLIENT_CREDENTIAL_HEADERS } from '../credentials/client-credentials.js';
-import { extractSignals, TURN_STATE_HEADER, type Signals } from '../signals/signals.js';
+import { extractSignals, type Signals } from '../signals/signals.js';
 import type { ProcessorContext } from './context.js';
 import { openAiError, processorUnavailable } from './errors.js';
 import { ResponseHandler } from './response-handler.js';
@@ -126,9 +126,9 @@ export class AffinityRequestProcessor implements RequestProcessor {
     // answer can still change headers, so the decision is taken here either way.
     // A call on a stored object is routed by its path; of its body only the items it refers to are read.
     if (this.objectCall) return this.objectCallBody(body, endOfStream);
-    let prepared: ReturnType<typeof readRequestBody>;
+    let prepared: PreparedBody;
     try {
-      prepared = readRequestBody(body, endOfStream, this.view.headers, this.context.config.limits.maxBodyBytes, this.context.metrics);
+      prepared = await readRequestBody(body, endOfStream, this.view.headers, this.context.config.limits.maxBodyBytes, this.context.metrics, this.context.bodyWorkers);
     } catch (error) {
       return this.failClosed(error);
     }
@@ -145,11 +145,11 @@ export class AffinityRequestProcessor implements RequestProcessor {
    * POST /v1/conversations and .../items take items as `input` does, item
    * references among them: those are stored references like any other.
    */
-  private objectCallBody(body: Buffer, endOfStream: boolean): Promise<PhaseAnswer> | PhaseAnswer {
+  private async objectCallBody(body: Buffer, endOfStream: boolean): Promise<PhaseAnswer> {
     if (this.objectCall?.kind === 'response' || body.length === 0) return this.decide(undefined);
-    let prepared: ReturnType<typeof readRequestBody>;
+    let prepared: PreparedBody;
     try {
-      prepared = readRequestBody(body, endOfStream, this.view!.headers, this.context.config.limits.maxBodyBytes, this.context.metrics);
+      prepared = await readRequestBody(body, endOfStream, this.view!.headers, this.context.config.limits.maxBodyBytes, this.context.metrics, this.context.bodyWorkers);
     } catch (error) {
       return this.failClosed(error);
     }
@@ -217,7 +217,7 @@ export class AffinityRequestProcessor implements RequestProcessor {
     const references = await judgeUnknownReferences(this.context.store, pool, routed.unknownState);
     if (references.kind === 'refuse') return this.refuseReference(references);
     if (routed.decision.kind === 'reject' && routed.decision.code === 'account_domain_unavailable' && config.healing.enabled && !this.objectCall) {
-      ({ routed, signals } = await this.rebindGoneSession(routed, body));
+      ({ routed, signals } = await this.rebindGoneSession(routed, signals, body));
       healing = { droppedItems: healing?.droppedItems ?? 0, droppedPreviousResponse: healing?.droppedPreviousResponse ?? false, bodyChanged: healing?.bodyChanged ?? false };
       metrics.heals.inc({ outcome: routed.decision.kind === 'route' ? 'rebound' : 'failed' });
       if (routed.decision.kind === 'route') {
@@ -315,14 +315,13 @@ export class AffinityRequestProcessor implements RequestProcessor {
   }
 
   /** Still bound to the gone domain (session binding or turn token): forget those and route again. */
-  private async rebindGoneSession(routed: RoutedRequest, body: ReadableBody | undefined): Promise<{ routed: RoutedRequest; signals: Signals }> {
+  private async rebindGoneSession(routed: RoutedRequest, signals: Signals, body: ReadableBody | undefined): Promise<{ routed: RoutedRequest; signals: Signals }> {
     if (routed.sessionKey) {
       const [binding] = await this.context.store.read([routed.sessionKey]);
       if (binding) await this.context.store.deleteIf(routed.sessionKey, binding.version);
     }
-    const headers = new Map(this.view!.headers);
-    headers.delete(TURN_STATE_HEADER);
-    const rebound = extractSignals(headers, body);
+    // The same signals without the turn-state token: the body is not read again.
+    const { turnState: _forgotten, ...rebound } = signals;
     const options = { accountBoundTransport: this.upgrade, storesByDefault: storesByDefault(this.view!.path) };
     return { routed: await routeRequest(this.context, this.pool!, this.scope!, rebound, body, options), signals: rebound };
   }

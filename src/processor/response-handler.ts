@@ -157,8 +157,9 @@ export class ResponseHandler {
         this.reading = { kind: 'sse_to_json', chunks: [], size: 0 };
         return buffered;
       }
-      if (this.encoding !== undefined) {
-        // A compressed stream is not inspected: whether it ends in an error is never known.
+      if (this.encoding !== undefined || !config.responses.inspectStreams) {
+        // A compressed stream, or any stream when the operator chose not to hold chunks, is
+        // not inspected: whether it ends in an error is never known.
         this.streamUnread = true;
         return CONTINUE;
       }

@@ -1,6 +1,6 @@
-import { decodeBody } from '../body/decode.js';
-import { JsonScanError, scanJsonBody } from '../body/json-scan.js';
 import type { BodyScan } from '../body/json-scan.js';
+import type { BodyWorkerPool } from '../body/body-worker-pool.js';
+import { prepareJsonBody } from '../body/prepare-body.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { JSON_CONTENT_TYPE } from './request-view.js';
 
@@ -18,14 +18,19 @@ export type PreparedBody =
   | { kind: 'headers_only'; unreadable?: string }
   | { kind: 'too_large' };
 
-/** The body as JSON to read and edit: decoded, size-checked, scanned; or why not. */
-export function readRequestBody(
+/**
+ * The body as JSON to read and edit: decoded, size-checked, scanned once; or
+ * why not. Large bodies are prepared in a worker thread when a pool is given;
+ * `body` must not be used after this call (its memory may have moved).
+ */
+export async function readRequestBody(
   body: Buffer,
   endOfStream: boolean,
   headers: ReadonlyMap<string, string>,
   maxBodyBytes: number,
   metrics: Metrics,
-): PreparedBody {
+  workers?: BodyWorkerPool,
+): Promise<PreparedBody> {
   const tooLarge = (): PreparedBody => {
     metrics.bodyRejections.inc({ code: 'request_too_large' });
     return { kind: 'too_large' };
@@ -39,15 +44,9 @@ export function readRequestBody(
   if (body.length === 0) return { kind: 'headers_only' };
   const contentType = headers.get('content-type');
   if (contentType !== undefined && !JSON_CONTENT_TYPE.test(contentType.trim())) return headersOnly('content_type');
-  const decoded = decodeBody(body, headers.get('content-encoding'), maxBodyBytes);
-  if (decoded.kind === 'too_large') return tooLarge();
-  if (decoded.kind === 'unknown_encoding') return headersOnly('content_encoding');
-  if (decoded.kind === 'corrupt') return headersOnly('corrupt_encoding');
-  const buffer = decoded.kind === 'decoded' ? decoded.body : body;
-  try {
-    return { kind: 'json', body: { buffer, scan: scanJsonBody(buffer), decodedFrom: decoded.kind === 'decoded' ? decoded.encoding : undefined } };
-  } catch (error) {
-    if (!(error instanceof JsonScanError)) throw error;
-    return headersOnly('malformed_json');
-  }
+  const encoding = headers.get('content-encoding');
+  const prepared = workers ? await workers.prepare(body, encoding, maxBodyBytes) : prepareJsonBody(body, encoding, maxBodyBytes);
+  if (prepared.kind === 'too_large') return tooLarge();
+  if (prepared.kind === 'unreadable') return headersOnly(prepared.reason);
+  return { kind: 'json', body: { buffer: prepared.buffer, scan: prepared.scan, decodedFrom: prepared.decodedFrom } };
 }

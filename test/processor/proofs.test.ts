@@ -1,7 +1,7 @@
 // What makes a binding hard: a success that proves the account reads the request's state,
 // known only once the answer is known to be no error.
 import { afterEach, describe, expect, it } from 'vitest';
-import { codexRequest, metadataOf, routedCluster, ScriptedStream, sseStream, startTestProcessor, type TestProcessor } from '../support/processor.js';
+import { codexRequest, metadataOf, routedCluster, ScriptedStream, sseStream, sessionProofs, startTestProcessor, type TestProcessor } from '../support/processor.js';
 
 let processor: TestProcessor | undefined;
 afterEach(async () => {
@@ -26,11 +26,6 @@ const failedStream = (withError = true) => {
     response: { id: 'resp_f', status: 'failed', ...(withError ? { error: { code: 'invalid_encrypted_content', message: 'The encrypted content for item rs_1 could not be verified.' } } : {}) },
   };
   return `event: response.failed\ndata: ${JSON.stringify(failed)}\n\n`;
-};
-
-const sessionProofs = async (target: TestProcessor) => {
-  const text = await target.server.context.metrics.registry.getSingleMetricAsString('codex_affinity_proofs_total');
-  return Number(/kind="session"} (\d+)/.exec(text)?.[1] ?? 0);
 };
 
 describe('proofs', () => {

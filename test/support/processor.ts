@@ -57,6 +57,12 @@ export async function startTestProcessor(overrides: Partial<ConfigInput> = {}, o
 
 export { unclosable } from './stores.js';
 
+/** How many session bindings a 2xx has proved so far (the proofs counter). */
+export async function sessionProofs(target: TestProcessor): Promise<number> {
+  const text = await target.server.context.metrics.registry.getSingleMetricAsString('codex_affinity_proofs_total');
+  return Number(/kind="session"} (\d+)/.exec(text)?.[1] ?? 0);
+}
+
 export function headerMap(headers: Record<string, string>): WireHeaderMap {
   return { headers: Object.entries(headers).map(([key, value]) => ({ key, raw_value: Buffer.from(value, 'latin1') })) };
 }

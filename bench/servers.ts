@@ -1,0 +1,51 @@
+import * as grpc from '@grpc/grpc-js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { loadExternalProcessor } from '../src/extproc/proto.js';
+import type { ProcessClient } from './ext-proc-call.js';
+
+export type ServerKind = 'noop' | 'echo' | 'affinity' | 'affinity-codex' | 'affinity-redis';
+
+/** A server under test in a process of its own, with a client and its CPU/RSS on demand. */
+export interface BenchServer {
+  readonly kind: ServerKind;
+  readonly pid: number;
+  readonly address: string;
+  readonly client: ProcessClient;
+  stats(): Promise<{ cpuMicroseconds: number; rssBytes: number }>;
+  stop(): void;
+}
+
+/** `profileDirectory`: run the server with --cpu-prof, writing its profile there. */
+export async function startBenchServer(kind: ServerKind, profileDirectory?: string): Promise<BenchServer> {
+  const script = fileURLToPath(new URL('./server-process.js', import.meta.url));
+  const flags = profileDirectory ? ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`, `--cpu-prof-name=${kind}.cpuprofile`] : [];
+  const child: ChildProcess = spawn(process.execPath, [...flags, script, kind], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const first = await lines.next();
+  if (first.done) throw new Error(`${kind} server exited before listening`);
+  const { address } = JSON.parse(first.value) as { address: string };
+  const { client: Client } = loadExternalProcessor();
+  const client = new Client(address, grpc.credentials.createInsecure(), {
+    'grpc.max_send_message_length': 64 * 1024 * 1024,
+    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+  }) as unknown as ProcessClient;
+  return {
+    kind,
+    pid: child.pid!,
+    address,
+    client,
+    stats: async () => {
+      child.stdin!.write('stats\n');
+      const line = await lines.next();
+      if (line.done) throw new Error(`${kind} server exited`);
+      return JSON.parse(line.value) as { cpuMicroseconds: number; rssBytes: number };
+    },
+    // Closing stdin lets the server exit on its own, which writes its CPU profile.
+    stop: () => {
+      client.close();
+      child.stdin!.end();
+    },
+  };
+}
