@@ -8,7 +8,7 @@ import { AccountStateTable, type AccountState } from './accounts/health.js';
 import { accountStatuses, type AccountStatus } from './accounts/account-status.js';
 import { OperatorState, type OperatorControl } from './accounts/operator-state.js';
 import { SharedOperatorState } from './accounts/shared-operator-state.js';
-import { registerAccountGauges } from './metrics/account-gauges.js';
+import { registerAccountGauges } from './accounts/account-gauges.js';
 import { createAdminServer } from './admin/http-server.js';
 import type { AdminApi } from './admin/admin-routes.js';
 import { AdminControl } from './admin/control.js';

@@ -1,4 +1,5 @@
 import type { Config, Profile } from '../config/schema.js';
+import { poolTenancies, type PoolTenancy, type TenancySettings } from '../config/tenancy.js';
 
 /** One upstream credential; maps to exactly one Envoy cluster. */
 export interface Account {
@@ -8,18 +9,6 @@ export interface Account {
   readonly weight: number;
   /** Accounts that can read each other's state (one organisation / workspace). */
   readonly domain: string;
-}
-
-/**
- * Who may use a pool, resolved from the pool's settings, the top-level defaults
- * and whether the pool injects credentials (then a client borrows ours, so a
- * principal must be known and stored references are honoured for their owner only).
- */
-export interface PoolTenancy {
-  readonly injectsCredentials: boolean;
-  readonly anonymous: 'refuse' | 'allow';
-  readonly unknownStoredReferences: 'refuse' | 'place';
-  readonly websockets: 'refuse' | 'allow';
 }
 
 /** The accounts that serve one group of clients. */
@@ -36,21 +25,9 @@ export interface AccountDirectory {
   readonly pools: ReadonlyMap<string, Pool>;
 }
 
-type TenancySettings = Partial<Omit<PoolTenancy, 'injectsCredentials'>>;
-
-export function resolveTenancy(injectsCredentials: boolean, settings: TenancySettings, defaults: TenancySettings): PoolTenancy {
-  return {
-    injectsCredentials,
-    anonymous: settings.anonymous ?? defaults.anonymous ?? (injectsCredentials ? 'refuse' : 'allow'),
-    unknownStoredReferences: settings.unknownStoredReferences ?? defaults.unknownStoredReferences ?? (injectsCredentials ? 'refuse' : 'place'),
-    websockets: settings.websockets ?? defaults.websockets ?? (injectsCredentials ? 'refuse' : 'allow'),
-  };
-}
-
 export function buildAccountDirectory(config: Pick<Config, 'accounts' | 'pools'> & { tenancy?: TenancySettings | undefined }): AccountDirectory {
-  const injecting = new Set(config.accounts.filter((entry) => entry.credential !== undefined).map((entry) => entry.name));
-  const tenancyOf = (names: readonly string[], settings: TenancySettings = {}): PoolTenancy =>
-    resolveTenancy(names.some((name) => injecting.has(name)), settings, config.tenancy ?? {});
+  const tenancies = poolTenancies(config, DEFAULT_POOL);
+  const tenancyOf = (name: string): PoolTenancy => tenancies.get(name)!;
   const accounts = new Map<string, Account>();
   for (const entry of config.accounts) {
     accounts.set(entry.name, {
@@ -64,11 +41,11 @@ export function buildAccountDirectory(config: Pick<Config, 'accounts' | 'pools'>
   const pools = new Map<string, Pool>();
   if (config.pools && config.pools.length > 0) {
     for (const pool of config.pools) {
-      pools.set(pool.name, { name: pool.name, accounts: pool.accounts.map((name) => accounts.get(name)!), tenancy: tenancyOf(pool.accounts, pool.tenancy) });
+      pools.set(pool.name, { name: pool.name, accounts: pool.accounts.map((name) => accounts.get(name)!), tenancy: tenancyOf(pool.name) });
     }
   }
   if (!pools.has(DEFAULT_POOL) && !(config.pools && config.pools.length > 0)) {
-    pools.set(DEFAULT_POOL, { name: DEFAULT_POOL, accounts: [...accounts.values()], tenancy: tenancyOf([...accounts.keys()]) });
+    pools.set(DEFAULT_POOL, { name: DEFAULT_POOL, accounts: [...accounts.values()], tenancy: tenancyOf(DEFAULT_POOL) });
   }
   return { accounts, pools };
 }

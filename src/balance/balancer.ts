@@ -2,7 +2,7 @@ import type { Pool } from '../accounts/account.js';
 import { isUsable, type HealthPolicy } from '../accounts/health.js';
 import type { Logger } from '../logging/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { Candidate } from '../routing/select.js';
+import type { Candidate } from '../routing/candidate.js';
 import { OperatorState, type OperatorControl } from '../accounts/operator-state.js';
 import { MoveBudget } from './move-budget.js';
 import type { Mobility, MoveReason } from '../routing/move-reason.js';

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { buildAccountDirectory } from '../accounts/account.js';
-import { messageTimeoutFloor } from '../envoy/timeouts.js';
+import { messageTimeoutFloor } from './message-timeout.js';
 import { configSchema, type Config } from './schema.js';
+import { poolTenancies } from './tenancy.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -54,10 +54,10 @@ function checkConsistency(config: Config): string[] {
     });
   });
   if (problems.length === 0 && !config.responses.learnResponseIds) {
-    for (const pool of buildAccountDirectory(config).pools.values()) {
-      if (pool.tenancy.unknownStoredReferences === 'refuse') {
+    for (const [name, tenancy] of poolTenancies(config, 'default')) {
+      if (tenancy.unknownStoredReferences === 'refuse') {
         problems.push(
-          `pool "${pool.name}": unknownStoredReferences is refuse${pool.tenancy.injectsCredentials ? ' (the default where credentials are injected)' : ''}, but responses.learnResponseIds is false, so every stored reference would be unknown; turn learning on or set tenancy.unknownStoredReferences: place`,
+          `pool "${name}": unknownStoredReferences is refuse${tenancy.injectsCredentials ? ' (the default where credentials are injected)' : ''}, but responses.learnResponseIds is false, so every stored reference would be unknown; turn learning on or set tenancy.unknownStoredReferences: place`,
         );
       }
     }

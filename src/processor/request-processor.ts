@@ -14,7 +14,7 @@ import { ResponseHandler } from './response-handler.js';
 import { routeRequest, type RoutedRequest } from './route-request.js';
 import { ANONYMOUS_PRINCIPAL, requestScope } from './scope.js';
 import { judgeUnknownReferences, type ReferenceVerdict } from '../tenancy/stored-references.js';
-import { healAcrossDomains } from '../balance/heal-across-domains.js';
+import { healAcrossDomains } from './heal-across-domains.js';
 import { upstreamChanges } from './upstream-changes.js';
 
 /** Shaped like the upstream's own answers for an object that does not exist, without echoing its id. */

@@ -6,7 +6,7 @@ import { ANCHOR_PRECEDENCE } from '../ownership/owner-scope.js';
 import { asksExtendedRetention } from '../balance/cache-retention.js';
 import type { Mobility } from '../routing/move-reason.js';
 import { decide, type Anchor, type Decision, type DecisionInput } from '../routing/decide.js';
-import type { Candidate } from '../routing/select.js';
+import type { Candidate } from '../routing/candidate.js';
 import { contentSeed } from '../signals/content-seed.js';
 import type { SignalSource, Signals } from '../signals/signals.js';
 import { chooseStickyKey, requestStrength, type StickyKey } from '../signals/sticky-key.js';

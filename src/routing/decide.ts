@@ -5,7 +5,8 @@ import { OWNER_SCOPE } from '../ownership/owner-scope.js';
 import type { SignalSource } from '../signals/signals.js';
 import { moveReason as reasonLeft, type MoveReason } from './move-reason.js';
 import { place } from './placement.js';
-import type { Candidate, SelectionContext } from './select.js';
+import type { Candidate } from './candidate.js';
+import type { SelectionContext } from './select.js';
 import { acceptsNewSessions, inDomain, pickLeastLoaded, usableAt } from './select.js';
 
 /** A learned binding that names the account holding some of the request's state. */

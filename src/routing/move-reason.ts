@@ -1,7 +1,8 @@
 import { hasCapabilities, type CapabilityNeeds } from '../accounts/capabilities.js';
 import { isCoolingDown, isUnhealthy } from '../accounts/health.js';
 import type { MOVE_REASONS } from '../metrics/metrics.js';
-import type { Candidate, SelectionContext } from './select.js';
+import type { Candidate } from './candidate.js';
+import type { SelectionContext } from './select.js';
 
 /** Why a session left its account: one type for routing's and balancing's reasons (the decision, the debug log and `codex_affinity_binding_moves_total{reason}`). */
 export type MoveReason = (typeof MOVE_REASONS)[number];

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Account } from '../accounts/account.js';
 import { isNearLimit, type HealthPolicy } from '../accounts/health.js';
-import type { Candidate } from './select.js';
+import type { Candidate } from './candidate.js';
 
 /** An account near its usage window gets this share of its weight in placement. */
 export const NEAR_LIMIT_WEIGHT_SHARE = 0.25;

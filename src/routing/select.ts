@@ -1,15 +1,10 @@
 import type { Account } from '../accounts/account.js';
-import type { AccountHealthView, HealthPolicy } from '../accounts/health.js';
+import type { HealthPolicy } from '../accounts/health.js';
 import { isNearLimit, isUsable } from '../accounts/health.js';
 import { headroomShare } from './placement.js';
+import type { Candidate } from './candidate.js';
 
 /** An account with its current state, as the selection pipeline sees it. */
-export interface Candidate {
-  readonly account: Account;
-  readonly health: AccountHealthView;
-  /** An operator drained it (accounts/operator-state.ts): no new sessions, soft ones move away. */
-  readonly drained?: boolean;
-}
 
 /** Chooses among equally good accounts; the edge keeps its state (weighted round robin). */
 export type TieBreaker = (tied: readonly Account[]) => Account;

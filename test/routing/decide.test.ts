@@ -4,7 +4,8 @@ import { HEALTHY, type AccountHealthView } from '../../src/accounts/health.js';
 import type { Exclusion, StoredBinding } from '../../src/bindings/binding.js';
 import { decide, type Anchor } from '../../src/routing/decide.js';
 import { placementOrder } from '../../src/routing/placement.js';
-import { createWeightedRoundRobin, pickLeastLoaded, type Candidate } from '../../src/routing/select.js';
+import type { Candidate } from '../../src/routing/candidate.js';
+import { createWeightedRoundRobin, pickLeastLoaded } from '../../src/routing/select.js';
 import { A1, A2, account, B1, decisionInput, NOW, POLICY, routeOf } from './decision-input.js';
 
 const CODEX = account('codex', 'ws-c', 1, 'chatgpt-codex');

@@ -1,9 +1,10 @@
 // A decision's input for table-driven tests: three accounts (a1, a2 in org-a; b1 in org-b),
 // all healthy, a soft session-header request, overridable field by field.
-import { resolveTenancy, type Account, type Pool } from '../../src/accounts/account.js';
+import type { Account, Pool } from '../../src/accounts/account.js';
+import { resolveTenancy } from '../../src/config/tenancy.js';
 import { HEALTHY, type AccountHealthView } from '../../src/accounts/health.js';
 import { decide, type DecisionInput, type RouteDecision } from '../../src/routing/decide.js';
-import type { Candidate } from '../../src/routing/select.js';
+import type { Candidate } from '../../src/routing/candidate.js';
 
 export const NOW = 1_000_000;
 export const POLICY = { failureWindowMilliseconds: 60_000, failureThreshold: 5, nearLimitPercent: 90 };

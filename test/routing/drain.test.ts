@@ -7,7 +7,7 @@ import { HEALTHY, type AccountHealthView } from '../../src/accounts/health.js';
 import type { StoredBinding } from '../../src/bindings/binding.js';
 import type { Anchor, DecisionInput } from '../../src/routing/decide.js';
 import { moveReason } from '../../src/routing/move-reason.js';
-import type { Candidate } from '../../src/routing/select.js';
+import type { Candidate } from '../../src/routing/candidate.js';
 import { A1, account, decisionInput, NOW, POLICY, routeOf } from './decision-input.js';
 
 const binding = (to: Account, strength: StoredBinding['strength']): StoredBinding => ({ account: to.name, domain: to.domain, strength, createdAt: 0, lastSeenAt: 0, version: 1 });

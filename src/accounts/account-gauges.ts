@@ -1,6 +1,6 @@
 import { Gauge } from 'prom-client';
-import type { AccountStatus } from '../accounts/account-status.js';
-import type { Metrics } from './metrics.js';
+import type { AccountStatus } from './account-status.js';
+import type { Metrics } from '../metrics/metrics.js';
 
 type AccountGauge = Gauge<'account'>;
 

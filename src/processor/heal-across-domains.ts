@@ -3,7 +3,7 @@ import { isUsable } from '../accounts/health.js';
 import { bindingKey, type BindingKey, type BindingScope } from '../bindings/binding.js';
 import { scanJsonBody } from '../body/json-scan.js';
 import { healRequest } from '../healing/heal-request.js';
-import type { ProcessorContext } from '../processor/context.js';
+import type { ProcessorContext } from './context.js';
 import type { ReadableBody } from '../request/read-body.js';
 import { place } from '../routing/placement.js';
 import { extractSignals, type Signals } from '../signals/signals.js';
