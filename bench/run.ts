@@ -26,6 +26,8 @@ import { computeTargets, type BenchCase, type BenchCases, type ServerRun } from 
 import { firstTurnBody, REALISTIC_MIX_DESCRIPTION, resumedTurnBody, sseChunks } from './workload.js';
 import type { LoadWorkerData, LoadWorkerResult } from './load-worker.js';
 import { renderTable, writeReadmeTable } from './report.js';
+import { memoryStoreOps } from './memory-store-ops.js';
+import { MemoryBindingStore } from '../src/bindings/memory-store.js';
 
 const { values } = parseArgs({
   options: {
@@ -215,6 +217,7 @@ const CASES: Record<string, CaseRunner> = {
   'json-parse-floor': async () => jsonParseFloor(),
   soak: () => soak(),
   'memory-1m-sessions': () => memoryPerBinding(),
+  'memory-store-ops': async () => memoryStoreOpsCase(),
 };
 
 async function redisAnswers(): Promise<boolean> {
@@ -335,6 +338,18 @@ async function memoryPerBinding(): Promise<BenchCase> {
       heapBytesPerBinding: Math.round(measured.heapBytesPerBinding),
       rssBytesPerBinding: Math.round(measured.rssBytesPerBinding),
     },
+  };
+}
+
+/** The memory store's creates and reads per second, in the bench process (its hot path alone). */
+function memoryStoreOpsCase(): BenchCase {
+  const ttls = { session: 6 * 3_600_000, response: 7 * 86_400_000, stored_item: 7 * 86_400_000, encrypted_item: 7 * 86_400_000, conversation: 30 * 86_400_000, turn_state: 3 * 3_600_000, exclusion: 900_000 };
+  const measured = memoryStoreOps({ memory: (maxEntries) => new MemoryBindingStore({ maxEntries, maxEntriesPerPrincipal: maxEntries, ttls, slideFraction: 0.5, now: Date.now }) });
+  return {
+    description: "the memory store's own work: 200,000 session bindings created, then read twice in a scattered order (in the bench process, median of 5 rounds)",
+    load: { sessions: 200_000 },
+    runs: {},
+    values: { ...measured.memory! },
   };
 }
 

@@ -32,7 +32,7 @@ import { createLogger, type Logger } from './logging/logger.js';
 import { Metrics } from './metrics/metrics.js';
 import type { ProcessorContext } from './processor/context.js';
 import { AffinityRequestProcessor } from './processor/request-processor.js';
-import { processorUnavailable } from './processor/errors.js';
+import { processorOverloaded, processorUnavailable } from './processor/errors.js';
 import { createWeightedRoundRobin } from './routing/select.js';
 import { BalanceState } from './balance/balancer.js';
 import { CredentialStore } from './credentials/credentials.js';
@@ -213,8 +213,18 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   registerAccountGauges(metrics, statuses);
 
   let openStreams = 0;
+  /** Streams taken on (refused ones are open too, for a moment, but not counted here). */
+  let admittedStreams = 0;
+  const maxOpenStreams = config.grpc.maxOpenStreams;
+  const releaseStream = () => {
+    admittedStreams--;
+  };
   const definition = loadExternalProcessor();
-  const grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024 });
+  const grpcServer = new grpc.Server({
+    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    'grpc.max_send_message_length': 64 * 1024 * 1024,
+    ...(config.grpc.maxConcurrentStreamsPerConnection !== undefined ? { 'grpc.max_concurrent_streams': config.grpc.maxConcurrentStreamsPerConnection } : {}),
+  });
   grpcServer.addService(definition.service, {
     Process: (call: grpc.ServerDuplexStream<WireProcessingRequest, WireProcessingResponse>) =>
       serveProcessStream(call, {
@@ -226,6 +236,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         requestFailure: () => ({ immediate: processorUnavailable() }),
         onInvalidHeader: () => metrics.invalidHeaders.inc(),
         onStreamError: (error) => logger.debug({ message: error.message }, 'ext_proc stream error'),
+        admit: () => {
+          if (maxOpenStreams > 0 && admittedStreams >= maxOpenStreams) {
+            metrics.rejections.inc({ code: 'processor_overloaded' });
+            return { refusal: { immediate: processorOverloaded() } };
+          }
+          admittedStreams++;
+          return { release: releaseStream };
+        },
         onStreamStart: () => {
           openStreams++;
           metrics.streams.inc();

@@ -64,10 +64,15 @@ export interface ExclusionKey {
   readonly id: string;
 }
 
+/**
+ * The first `length` characters (a multiple of 4) of the base64url SHA-256 of the parts,
+ * encoded from the first bytes alone: a string of its own, not a slice that would keep
+ * the whole encoding alive in the stores that hold it.
+ */
 function digest(parts: readonly string[], length: number): string {
   const hash = createHash('sha256');
   for (const part of parts) hash.update(part).update('\u0000');
-  return hash.digest('base64url').slice(0, length);
+  return hash.digest().toString('base64url', 0, (length / 4) * 3);
 }
 
 /** One request derives many keys from one scope: its partition is hashed once. */

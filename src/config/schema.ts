@@ -138,6 +138,13 @@ export const configSchema = z.strictObject({
       tls: z
         .strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1), clientCaFile: z.string().min(1).optional() })
         .optional(),
+      /**
+       * Open ext_proc streams the processor takes on; a stream beyond them gets an
+       * immediate 503 processor_overloaded, so Envoy fails fast instead of queueing. 0: no bound.
+       */
+      maxOpenStreams: z.number().int().min(0).default(0),
+      /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS of each connection (grpc-js `grpc.max_concurrent_streams`); unset: no bound. */
+      maxConcurrentStreamsPerConnection: z.number().int().positive().optional(),
     })
     .prefault({}),
   http: z

@@ -26,6 +26,12 @@ export interface StreamHooks {
   readonly requestFailure?: () => PhaseAnswer;
   readonly onInvalidHeader: (name: string) => void;
   readonly onStreamError: (error: grpc.ServiceError | Error) => void;
+  /**
+   * Asked once, before anything else, whether the stream is taken on. A refused stream
+   * answers its first message with `refusal` and nothing else; it creates no processor
+   * and `release` is not called for it.
+   */
+  readonly admit?: () => { readonly refusal: PhaseAnswer } | { readonly release: () => void };
   readonly onStreamStart?: () => void;
   readonly onStreamEnd?: () => void;
   /** How long the processor took to answer one message (seconds), measured from receipt to write. */
@@ -76,7 +82,9 @@ export function serveProcessStream(
   call: grpc.ServerDuplexStream<WireProcessingRequest, WireProcessingResponse>,
   hooks: StreamHooks,
 ): void {
+  const admission = hooks.admit?.();
   hooks.onStreamStart?.();
+  const refusal = admission && 'refusal' in admission ? admission.refusal : undefined;
   let processor: RequestProcessor | undefined;
   let finished = false;
   let answeredImmediately = false;
@@ -98,6 +106,7 @@ export function serveProcessStream(
     } catch (error) {
       hooks.onPhaseError('response_trailers', error);
     }
+    if (admission && 'release' in admission) admission.release();
     hooks.onStreamEnd?.();
   };
 
@@ -112,6 +121,12 @@ export function serveProcessStream(
     if (kind === undefined) return;
     enterPhase(kind);
     const started = process.hrtime.bigint();
+    if (refusal) {
+      if (message.observability_mode) return;
+      answeredImmediately = true;
+      write(toProcessingResponse(kind, refusal, hooks.onInvalidHeader));
+      return;
+    }
     let answer: PhaseAnswer;
     try {
       processor ??= hooks.createProcessor();

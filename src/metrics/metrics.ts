@@ -33,6 +33,7 @@ export const REJECTION_CODES = [
   'no_accounts',
   'pool_not_found',
   'processor_unavailable',
+  'processor_overloaded',
 ] as const;
 
 /**

@@ -13,6 +13,11 @@ export function openAiError(status: number, code: string, message: string, type 
   };
 }
 
+/** The answer to a stream beyond `grpc.maxOpenStreams`: refused at once, retryable. */
+export function processorOverloaded(): ImmediateAnswer {
+  return openAiError(503, 'processor_overloaded', 'The gateway is handling too many requests. Retry shortly.', 'server_error');
+}
+
 /** The answer to a request the processor could not decide: fail closed, retryable. */
 export function processorUnavailable(): ImmediateAnswer {
   return openAiError(503, 'processor_unavailable', 'The gateway could not route this request to an upstream account. Retry shortly.', 'server_error');

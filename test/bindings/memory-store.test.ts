@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bindingKey, exclusionKey, type Binding, type BindingScope } from '../../src/bindings/binding.js';
+import { bindingKey, exclusionKey, partitionOf, type Binding, type BindingScope } from '../../src/bindings/binding.js';
 import { MemoryBindingStore } from '../../src/bindings/memory-store.js';
 import type { BindingTtls } from '../../src/bindings/store.js';
 
@@ -132,6 +132,46 @@ describe('memory store: the binding store contract', () => {
     expect([...((await bindings.readExclusion(key))?.domains ?? [])].sort()).toEqual(['org-a', 'org-b']);
   });
 
+  it('keeps each kind its own key space for one raw id too (keys built without bindingKey)', async () => {
+    const { store: bindings, clock } = store();
+    const id = 'same-digest';
+    const session = { kind: 'session' as const, partition: 'p', id };
+    const response = { kind: 'response' as const, partition: 'p', id };
+    const conversation = { kind: 'conversation' as const, partition: 'p', id };
+    const nul = { kind: 'session' as const, partition: 'p', id: '\u0000b' + id };
+    await bindings.create(session, bound('s'));
+    await bindings.learn([{ key: response, binding: bound('r', 'hard') }]);
+    await bindings.create(conversation, bound('c', 'hard'));
+    await bindings.create(nul, bound('n'));
+    await bindings.exclude({ partition: 'p', id }, { domain: 'org-x' });
+    expect((await bindings.read([session, response, conversation, nul])).map((entry) => entry?.account)).toEqual(['s', 'r', 'c', 'n']);
+    expect(await bindings.readExclusion({ partition: 'p', id })).toEqual({ domains: ['org-x'], accounts: [] });
+    expect(bindings.size).toBe(5);
+    // The first one gone, the others stay where they are and are rewritten in place.
+    const [stored] = await bindings.read([session]);
+    expect(await bindings.deleteIf(session, stored!.version)).toBe(true);
+    const [current] = await bindings.read([response]);
+    expect((await bindings.compareAndSet(response, current!.version, bound('r2', 'hard'))).written).toBe(true);
+    await bindings.create(session, bound('s2'));
+    expect((await bindings.read([session, response, conversation, nul])).map((entry) => entry?.account)).toEqual(['s2', 'r2', 'c', 'n']);
+    expect(bindings.size).toBe(5);
+    expect(bindings.forget(conversation)).toBe(true);
+    expect((await bindings.read([conversation]))[0]).toBeUndefined();
+    clock.now += 1_000_000;
+    await bindings.read([session, response, conversation, nul]);
+    await bindings.readExclusion({ partition: 'p', id });
+    expect(bindings.size).toBe(0);
+  });
+
+  it('returns bindings as written, whatever their numbers and names', async () => {
+    const { store: bindings } = store();
+    const key = bindingKey(A, 'session', 's');
+    const binding: Binding = { account: '', domain: 'd-\u00e9', strength: 'none', createdAt: 1_764_489_600_123.5, lastSeenAt: -3 };
+    const { binding: created } = await bindings.create(key, binding);
+    expect((await bindings.read([key]))[0]).toEqual(created);
+    expect(created).toEqual({ ...binding, version: created.version });
+  });
+
   it('keeps its count exact and within both bounds under any sequence of operations', async () => {
     const operation = fc.record({
       op: fc.constantFrom('create', 'cas', 'learn', 'exclude', 'delete', 'forget', 'tick'),
@@ -139,6 +179,8 @@ describe('memory store: the binding store contract', () => {
       id: fc.integer({ min: 0, max: 12 }),
       hard: fc.boolean(),
       kind: fc.constantFrom('session', 'response', 'turn_state', 'conversation') as fc.Arbitrary<'session' | 'response' | 'turn_state' | 'conversation'>,
+      /** the same raw id for every kind (and the exclusion): keys that only their kind tells apart */
+      raw: fc.boolean(),
     });
     await fc.assert(
       fc.asyncProperty(fc.array(operation, { maxLength: 200 }), async (operations) => {
@@ -146,7 +188,7 @@ describe('memory store: the binding store contract', () => {
         const seen = new Map<string, ReturnType<typeof bindingKey>>();
         for (const step of operations) {
           const scope = tenant(`p${step.principal}`);
-          const key = bindingKey(scope, step.kind, `v${step.id}`);
+          const key = step.raw ? { kind: step.kind, partition: partitionOf(scope), id: `session:v${step.id}` } : bindingKey(scope, step.kind, `v${step.id}`);
           seen.set(`${key.partition}:${key.kind}:${key.id}`, key);
           if (step.op === 'create') await bindings.create(key, bound('x', step.hard ? 'hard' : 'soft'));
           else if (step.op === 'cas') {
