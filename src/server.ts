@@ -123,7 +123,8 @@ function createSharedState(
   }
   const redis = config.store;
   const bindings = createRedisStore(config);
-  const accountState = new SharedAccountState(local, {
+  // Account and operator state: each its own pair of connections (one of them subscribed).
+  const sharing = () => ({
     client: createRedisClient(redis),
     subscriber: createRedisClient(redis),
     keyPrefix: redis.keyPrefix,
@@ -132,6 +133,7 @@ function createSharedState(
     accounts: configuredAccounts,
     clock,
   });
+  const accountState = new SharedAccountState(local, sharing());
   const guarded = new GuardedStore(bindings, { deadline: redis.deadline, metrics, logger });
   const store =
     redis.nearCache.maxEntries > 0
@@ -144,15 +146,7 @@ function createSharedState(
           bus: { client: createRedisClient(redis), subscriber: createRedisClient(redis), channel: `${redis.keyPrefix}:{bindings}:changed` },
         })
       : guarded;
-  const operatorState = new SharedOperatorState(new OperatorState(), {
-    client: createRedisClient(redis),
-    subscriber: createRedisClient(redis),
-    keyPrefix: redis.keyPrefix,
-    refreshMilliseconds: redis.accountStateRefresh,
-    logger,
-    accounts: configuredAccounts,
-    clock,
-  });
+  const operatorState = new SharedOperatorState(new OperatorState(), sharing());
   return {
     store,
     accountState,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { openSharedChannel, type SharedChannel } from '../redis/shared-channel.js';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../logging/logger.js';
-import { quitOrDisconnect } from '../redis/client.js';
 import type { AccountHealthView, AccountState, AccountStateTable, HealthPolicy } from './health.js';
 
 /**
@@ -76,7 +76,7 @@ export class SharedAccountState implements AccountState {
   private readonly replica = randomUUID();
   private readonly channel: string;
   private readonly stateKey: string;
-  private readonly timer: NodeJS.Timeout;
+  private readonly connection: SharedChannel;
   private readonly lastShared = new Map<string, { percent: number; at: number }>();
 
   constructor(
@@ -86,18 +86,13 @@ export class SharedAccountState implements AccountState {
     // One hash tag: the channel's companion key lives in one Cluster slot.
     this.channel = `${options.keyPrefix}:{accounts}:events`;
     this.stateKey = `${options.keyPrefix}:{accounts}:state`;
-    options.subscriber.on('message', (channel: string, text: string) => {
-      if (channel === this.channel) this.receive(text);
+    this.connection = openSharedChannel({
+      ...options,
+      channel: this.channel,
+      receive: (text) => this.receive(text),
+      refresh: () => this.refresh(),
+      warn: (operation, error) => this.warn(operation, error),
     });
-    // Commands wait for no connection (no offline queue): subscribe once connected;
-    // ioredis subscribes again by itself after a reconnect.
-    const subscribe = () => void Promise.resolve(options.subscriber.subscribe(this.channel)).catch((error: unknown) => this.warn('subscribe', error));
-    if (options.subscriber.status === 'ready') subscribe();
-    else options.subscriber.once('ready', subscribe);
-    options.client.on('ready', () => void this.refresh());
-    this.timer = setInterval(() => void this.refresh(), options.refreshMilliseconds);
-    this.timer.unref();
-    void this.refresh();
   }
 
   get healthPolicy(): HealthPolicy {
@@ -227,8 +222,7 @@ export class SharedAccountState implements AccountState {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.timer);
-    await Promise.all([quitOrDisconnect(this.options.subscriber), quitOrDisconnect(this.options.client)]);
+    await this.connection.close();
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
+import { openSharedChannel, type SharedChannel } from '../redis/shared-channel.js';
 import type { Logger } from '../logging/logger.js';
-import { quitOrDisconnect } from '../redis/client.js';
 import type { Binding } from '../bindings/binding.js';
 import type { OperatorControl, OperatorState } from './operator-state.js';
 
@@ -47,7 +47,7 @@ export interface SharedOperatorStateOptions {
 export class SharedOperatorState implements OperatorControl {
   private readonly channel: string;
   private readonly stateKey: string;
-  private readonly timer: NodeJS.Timeout;
+  private readonly connection: SharedChannel;
 
   constructor(
     private readonly local: OperatorState,
@@ -55,16 +55,13 @@ export class SharedOperatorState implements OperatorControl {
   ) {
     this.channel = `${options.keyPrefix}:{operator}:events`;
     this.stateKey = `${options.keyPrefix}:{operator}:state`;
-    options.subscriber.on('message', (channel: string, text: string) => {
-      if (channel === this.channel) this.receive(text);
+    this.connection = openSharedChannel({
+      ...options,
+      channel: this.channel,
+      receive: (text) => this.receive(text),
+      refresh: () => this.refresh(),
+      warn: (operation, error) => this.warn(operation, error),
     });
-    const subscribe = () => void Promise.resolve(options.subscriber.subscribe(this.channel)).catch((error: unknown) => this.warn('subscribe', error));
-    if (options.subscriber.status === 'ready') subscribe();
-    else options.subscriber.once('ready', subscribe);
-    options.client.on('ready', () => void this.refresh());
-    this.timer = setInterval(() => void this.refresh(), options.refreshMilliseconds);
-    this.timer.unref();
-    void this.refresh();
   }
 
   private warn(operation: string, error: unknown): void {
@@ -154,7 +151,6 @@ export class SharedOperatorState implements OperatorControl {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.timer);
-    await Promise.all([quitOrDisconnect(this.options.subscriber), quitOrDisconnect(this.options.client)]);
+    await this.connection.close();
   }
 }

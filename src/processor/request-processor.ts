@@ -124,8 +124,9 @@ export class AffinityRequestProcessor implements RequestProcessor {
     if (this.decided || !this.view) return CONTINUE;
     // In BUFFERED mode this is the whole body; in a partial mode only the first
     // answer can still change headers, so the decision is taken here either way.
-    // A call on a stored object is routed by its path; of its body only the items it refers to are read.
-    if (this.objectCall) return this.objectCallBody(body, endOfStream);
+    // A call on a stored object is routed by its path: only POST /v1/conversations and
+    // .../items have a body worth reading, for the items it refers to.
+    if (this.objectCall && (this.objectCall.kind === 'response' || body.length === 0)) return this.decide(undefined);
     let prepared: PreparedBody;
     try {
       prepared = await readRequestBody(body, endOfStream, this.view.headers, this.context.config.limits.maxBodyBytes, this.context.metrics, this.context.bodyWorkers);
@@ -137,26 +138,16 @@ export class AffinityRequestProcessor implements RequestProcessor {
       const limit = this.context.config.limits.maxBodyBytes;
       return { immediate: openAiError(413, 'request_too_large', `The request body is larger than this gateway accepts (${limit} bytes).`) };
     }
-    if (prepared.kind === 'headers_only' && prepared.unreadable !== undefined && this.pool!.tenancy.injectsCredentials) return this.refuseUnreadable();
-    return this.decide(prepared.kind === 'json' ? prepared.body : undefined);
-  }
-
-  /**
-   * POST /v1/conversations and .../items take items as `input` does, item
-   * references among them: those are stored references like any other.
-   */
-  private async objectCallBody(body: Buffer, endOfStream: boolean): Promise<PhaseAnswer> {
-    if (this.objectCall?.kind === 'response' || body.length === 0) return this.decide(undefined);
-    let prepared: PreparedBody;
-    try {
-      prepared = await readRequestBody(body, endOfStream, this.view!.headers, this.context.config.limits.maxBodyBytes, this.context.metrics, this.context.bodyWorkers);
-    } catch (error) {
-      return this.failClosed(error);
+    const lends = this.pool!.tenancy.injectsCredentials;
+    if (this.objectCall) {
+      // Their items are item references like those of `input`: stored references like any other.
+      const items = prepared.kind === 'json' ? referencedItemIds(prepared.body.buffer) : undefined;
+      if (items === undefined && lends) return this.refuseUnreadable();
+      this.objectItemIds = items ?? [];
+      return this.decide(undefined);
     }
-    const items = prepared.kind === 'json' ? referencedItemIds(prepared.body.buffer) : undefined;
-    if (items === undefined && this.pool!.tenancy.injectsCredentials) return this.refuseUnreadable();
-    this.objectItemIds = items ?? [];
-    return this.decide(undefined);
+    if (prepared.kind === 'headers_only' && prepared.unreadable !== undefined && lends) return this.refuseUnreadable();
+    return this.decide(prepared.kind === 'json' ? prepared.body : undefined);
   }
 
   /** A body the processor cannot read may hide references: where credentials are lent, it does not go upstream. */
