@@ -25,6 +25,7 @@ import { NearCache } from './bindings/near-cache.js';
 import type { BindingStore } from './bindings/store.js';
 import type { Config } from './config/schema.js';
 import { loadExternalProcessor } from './extproc/proto.js';
+import { createResponseEncoder } from './extproc/response-encoder.js';
 import { serveProcessStream } from './extproc/stream.js';
 import { grpcBindAddress, grpcServerCredentials, listenerExposure } from './extproc/listener.js';
 import type { WireProcessingRequest, WireProcessingResponse } from './extproc/wire-types.js';
@@ -214,12 +215,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     admittedStreams--;
   };
   const definition = loadExternalProcessor();
+  // Answers are encoded with their dynamic metadata cached (extproc/response-encoder.ts).
+  const service = { ...definition.service, Process: { ...definition.service.Process!, responseSerialize: createResponseEncoder() } };
   const grpcServer = new grpc.Server({
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
     ...(config.grpc.maxConcurrentStreamsPerConnection !== undefined ? { 'grpc.max_concurrent_streams': config.grpc.maxConcurrentStreamsPerConnection } : {}),
   });
-  grpcServer.addService(definition.service, {
+  grpcServer.addService(service, {
     Process: (call: grpc.ServerDuplexStream<WireProcessingRequest, WireProcessingResponse>) =>
       serveProcessStream(call, {
         createProcessor: () => new AffinityRequestProcessor(generations.current),

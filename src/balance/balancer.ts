@@ -112,8 +112,18 @@ export class Balancer {
     for (const candidate of judged) {
       if (candidate.usable && degradation(candidate, judged, policy)) (degraded ??= new Set()).add(candidate.account.name);
     }
-    const advice = { spreadSoft: policy.stickiness === 'soft-off', degraded: degraded ?? NONE, touchAfter: touchInterval(lifetime), healAcrossDomains: false };
-    if (!session.binding) return { ...advice, rebalance: undefined, held: undefined };
+    const spreadSoft = policy.stickiness === 'soft-off';
+    const touchAfter = touchInterval(lifetime);
+    // One literal of one shape per answer: spreading a shared base costs more than the judgement.
+    const answer = (rebalance: BalanceAdvice['rebalance'], held: MoveReason | undefined, healAcrossDomains = false): BalanceAdvice => ({
+      rebalance,
+      spreadSoft,
+      degraded: degraded ?? NONE,
+      held,
+      touchAfter,
+      healAcrossDomains,
+    });
+    if (!session.binding) return answer(undefined, undefined);
     const verdict = reconsider({
       policy,
       now,
@@ -123,14 +133,14 @@ export class Balancer {
       candidates: judged,
       flush: this.operator.marks(pool.name, session.binding.account),
     });
-    if (verdict.kind === 'held') return { ...advice, rebalance: undefined, held: verdict.reason };
+    if (verdict.kind === 'held') return answer(undefined, verdict.reason);
     if (verdict.kind === 'heal') {
       const allowed = this.budget.take(pool.name, session.binding.account, now, policy.movesPerMinute);
-      return { ...advice, rebalance: undefined, held: allowed ? undefined : 'usage', healAcrossDomains: allowed };
+      return answer(undefined, allowed ? undefined : 'usage', allowed);
     }
-    if (verdict.kind === 'stay') return { ...advice, rebalance: undefined, held: undefined };
-    if (verdict.budgeted && !this.budget.take(pool.name, session.binding.account, now, policy.movesPerMinute)) return { ...advice, rebalance: undefined, held: undefined };
-    return { ...advice, rebalance: { reason: verdict.reason, leave: verdict.leave, salt: String(session.binding.lastSeenAt) }, held: undefined };
+    if (verdict.kind === 'stay') return answer(undefined, undefined);
+    if (verdict.budgeted && !this.budget.take(pool.name, session.binding.account, now, policy.movesPerMinute)) return answer(undefined, undefined);
+    return answer({ reason: verdict.reason, leave: verdict.leave, salt: String(session.binding.lastSeenAt) }, undefined);
   }
 
   /** A session left `from` for `to`: counted, and logged at debug (names of accounts only). */

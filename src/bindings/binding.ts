@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { joinParts, sha256Base64url } from '../hashing/sha256.js';
 
 export type Strength = 'hard' | 'soft' | 'none';
 
@@ -66,13 +66,11 @@ export interface ExclusionKey {
 
 /**
  * The first `length` characters (a multiple of 4) of the base64url SHA-256 of the parts,
- * encoded from the first bytes alone: a string of its own, not a slice that would keep
- * the whole encoding alive in the stores that hold it.
+ * each followed by a NUL. The prefix of the encoding is the encoding of the first bytes;
+ * stores that keep an id copy it into a string of its own (memory-store.ts).
  */
 function digest(parts: readonly string[], length: number): string {
-  const hash = createHash('sha256');
-  for (const part of parts) hash.update(part).update('\u0000');
-  return hash.digest().toString('base64url', 0, (length / 4) * 3);
+  return sha256Base64url(joinParts(parts)).slice(0, length);
 }
 
 /** One request derives many keys from one scope: its partition is hashed once. */

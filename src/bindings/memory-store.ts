@@ -199,6 +199,14 @@ const EXPIRED_SCAN = 16;
  *    ones, then hard ones, but a soft entry never displaces another partition's hard
  *    entry: it is not stored (placement is deterministic, so a soft session loses nothing).
  */
+/**
+ * A key held for the entry's life, as a string of its own: ids arrive as slices of a
+ * longer digest encoding (bindings/binding.ts), which a slice would keep alive.
+ */
+function ownCopy(id: string): string {
+  return Buffer.from(id, 'utf8').toString('utf8');
+}
+
 export class MemoryBindingStore implements BindingStore {
   private readonly partitions = new Map<string, Partition>();
   private readonly sizes = new PartitionSizes<Partition>();
@@ -324,7 +332,7 @@ export class MemoryBindingStore implements BindingStore {
         this.partitions.set(partitionName, partition);
       }
       slot = this.slots.allocate();
-      entryId = isPrefixed(id) || partition.soft.has(id) || partition.hard.has(id) ? KIND_PREFIX[kindIndex] + id : id;
+      entryId = ownCopy(isPrefixed(id) || partition.soft.has(id) || partition.hard.has(id) ? KIND_PREFIX[kindIndex] + id : id);
       if (isPrefixed(entryId)) this.prefixed++;
       this.count++;
       this.sizes.moved(partition, partition.size, partition.size + 1);

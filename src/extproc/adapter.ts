@@ -34,7 +34,7 @@ function structValue(value: MetadataValue): WireStructValue {
   return { boolValue: value };
 }
 
-function metadataStruct(metadata: NonNullable<PhaseAnswer['dynamicMetadata']>): WireStruct {
+function buildStruct(metadata: NonNullable<PhaseAnswer['dynamicMetadata']>): WireStruct {
   const fields: Record<string, WireStructValue> = {};
   for (const [namespace, record] of Object.entries(metadata)) {
     const inner: Record<string, WireStructValue> = {};
@@ -42,6 +42,26 @@ function metadataStruct(metadata: NonNullable<PhaseAnswer['dynamicMetadata']>): 
     fields[namespace] = { structValue: { fields: inner } };
   }
   return { fields };
+}
+
+/** Distinct metadata values: accounts × strengths × sources × outcomes × move reasons stays far below. */
+const MAX_STRUCTS = 4096;
+const structs = new Map<string, WireStruct>();
+
+/**
+ * One Struct object per metadata value: routed requests send few distinct values, and
+ * the response encoder (response-encoder.ts) keeps each one's bytes by the object.
+ */
+function metadataStruct(metadata: NonNullable<PhaseAnswer['dynamicMetadata']>): WireStruct {
+  // JSON names the value exactly: the same names in the same order, the same types.
+  const key = JSON.stringify(metadata);
+  let struct = structs.get(key);
+  if (struct === undefined) {
+    struct = buildStruct(metadata);
+    if (structs.size >= MAX_STRUCTS) structs.clear();
+    structs.set(key, struct);
+  }
+  return struct;
 }
 
 /** Converts a phase answer into the ProcessingResponse of the kind Envoy expects. */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Base64url } from '../hashing/sha256.js';
 import { CLIENT_KEY_HEADERS } from '../credentials/client-credentials.js';
 import { DEFAULT_POOL } from '../accounts/account.js';
 import type { BindingScope } from '../bindings/binding.js';
@@ -25,7 +25,7 @@ export function requestScope(
   }
   for (const name of CLIENT_KEY_HEADERS) {
     const credential = headers.get(name);
-    if (credential) return { pool, principal: `credential:${createHash('sha256').update(credential).digest('base64url').slice(0, 24)}` };
+    if (credential) return { pool, principal: `credential:${sha256Base64url(credential).slice(0, 24)}` };
   }
   return { pool, principal: ANONYMOUS_PRINCIPAL };
 }

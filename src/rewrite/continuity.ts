@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Base64url } from '../hashing/sha256.js';
 import type { BindingScope } from '../bindings/binding.js';
 import { isValidHeaderValue } from '../extproc/headers.js';
 import type { StickyKey } from '../signals/sticky-key.js';
@@ -7,7 +7,7 @@ const MAX_CONTINUITY_LENGTH = 256;
 const SAFE = /^[\x21-\x7e]+$/;
 
 function namespaced(scope: BindingScope, value: string): string {
-  const digest = createHash('sha256').update(scope.pool).update('\u0000').update(scope.principal).update('\u0000').update(value).digest('base64url');
+  const digest = sha256Base64url(`${scope.pool}\u0000${scope.principal}\u0000${value}`);
   return `ca_${digest.slice(0, 32)}`;
 }
 

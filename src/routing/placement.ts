@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../hashing/sha256.js';
 import type { Account } from '../accounts/account.js';
 import { isNearLimit, type HealthPolicy } from '../accounts/health.js';
 import type { Candidate } from './candidate.js';
@@ -15,8 +15,9 @@ const TWO_POW_48 = 2 ** 48;
  * removing one account moves only the keys that were on it.
  */
 export function rendezvousScore(placementKey: string, account: Account, weight: number): number {
-  const hash = createHash('sha256').update(placementKey).update('\u0000').update(account.name).digest();
-  const unit = (hash.readUIntBE(0, 6) + 0.5) / TWO_POW_48;
+  // The first 48 bits of the digest (12 hex digits), as a number.
+  const bits = Number.parseInt(sha256Hex(`${placementKey}\u0000${account.name}`).slice(0, 12), 16);
+  const unit = (bits + 0.5) / TWO_POW_48;
   return -weight / Math.log(unit);
 }
 
