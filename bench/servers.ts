@@ -20,7 +20,7 @@ export interface BenchServer {
 /** `profileDirectory`: run the server with --cpu-prof, writing its profile there. */
 export async function startBenchServer(kind: ServerKind, profileDirectory?: string): Promise<BenchServer> {
   const script = fileURLToPath(new URL('./server-process.js', import.meta.url));
-  const flags = profileDirectory ? ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`, `--cpu-prof-name=${kind}.cpuprofile`] : [];
+  const flags = [...(process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? []), ...(profileDirectory ? ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`, `--cpu-prof-name=${kind}.cpuprofile`] : [])];
   const child: ChildProcess = spawn(process.execPath, [...flags, script, kind], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const first = await lines.next();

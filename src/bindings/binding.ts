@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { joinParts, sha256Base64url } from '../hashing/sha256.js';
 
 export type Strength = 'hard' | 'soft' | 'none';
@@ -73,14 +74,15 @@ function digest(parts: readonly string[], length: number): string {
   return sha256Base64url(joinParts(parts)).slice(0, length);
 }
 
-/** One request derives many keys from one scope: its partition is hashed once. */
-const partitions = new WeakMap<BindingScope, string>();
+/** Partitions of the principals seen lately (pool and principal → digest): every request needs its own. */
+const partitions = new LRUCache<string, string>({ max: 4096 });
 
 export function partitionOf(scope: BindingScope): string {
-  let partition = partitions.get(scope);
+  const name = `${scope.pool}\u0000${scope.principal}`;
+  let partition = partitions.get(name);
   if (partition === undefined) {
     partition = digest(['partition', scope.pool, scope.principal], 16);
-    partitions.set(scope, partition);
+    partitions.set(name, partition);
   }
   return partition;
 }

@@ -74,6 +74,9 @@ function isWhitespace(byte: number): boolean {
 
 const MAX_DEPTH = 512;
 
+/** The keys of an input item the scan reads (ASCII, so compared byte by byte). */
+const ITEM_KEYS = ['type', 'id', 'role', 'encrypted_content'] as const;
+
 class Scanner {
   position = 0;
   constructor(readonly buffer: Buffer) {}
@@ -130,15 +133,48 @@ class Scanner {
   readString(): string {
     const span = this.skipString();
     const raw = this.buffer;
-    // Fast path: no escapes.
-    const slice = raw.subarray(span.start + 1, span.end - 1);
-    if (slice.indexOf(BACKSLASH) < 0) return slice.toString('utf8');
+    // Fast path: no escapes. Bytes are compared in place: no slice object per string.
+    for (let index = span.start + 1; index < span.end - 1; index++) {
+      if (raw[index] === BACKSLASH) return this.decodeEscaped(span);
+    }
+    return raw.toString('utf8', span.start + 1, span.end - 1);
+  }
+
+  private decodeEscaped(span: Span): string {
     try {
-      return JSON.parse(raw.subarray(span.start, span.end).toString('utf8')) as string;
+      return JSON.parse(this.buffer.toString('utf8', span.start, span.end)) as string;
     } catch {
       this.position = span.start;
       return this.fail('invalid string escape');
     }
+  }
+
+  /**
+   * Reads an object key, naming it only when it is one of `known` (compared byte by
+   * byte, escapes decoded first); any other key is skipped without becoming a string.
+   */
+  readKnownKey<Key extends string>(known: readonly Key[]): Key | undefined {
+    const span = this.skipString();
+    const raw = this.buffer;
+    const length = span.end - span.start - 2;
+    for (let index = span.start + 1; index < span.end - 1; index++) {
+      if (raw[index] === BACKSLASH) {
+        const decoded = this.decodeEscaped(span);
+        return known.find((key) => key === decoded);
+      }
+    }
+    for (const key of known) {
+      if (key.length !== length) continue;
+      let same = true;
+      for (let index = 0; index < length; index++) {
+        if (raw[span.start + 1 + index] !== key.charCodeAt(index)) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return key;
+    }
+    return undefined;
   }
 
   skipLiteral(): void {
@@ -246,7 +282,7 @@ class Scanner {
     }
     for (;;) {
       if (this.peek() !== QUOTE) this.fail('expected object key');
-      const key = this.readString();
+      const key = this.readKnownKey(ITEM_KEYS);
       this.expect(COLON, "':'");
       if (key === 'type' || key === 'id') {
         const value = this.peek() === QUOTE ? this.readString() : (this.skipValue(3), undefined);

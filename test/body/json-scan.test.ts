@@ -80,6 +80,29 @@ describe('scanJsonBody', () => {
     );
   });
 
+  it('reads item keys exactly: escaped spellings count, near misses do not (as JSON.parse reads them)', () => {
+    const escape = (key: string, how: number): string =>
+      how === 0 ? JSON.stringify(key) : `"${[...key].map((char, index) => (index % how === 0 ? `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}` : char)).join('')}"`;
+    const keyName = fc.constantFrom('type', 'id', 'role', 'encrypted_content', 'typ', 'types', 'Type', 'ids', 'i', 'rol', 'encrypted_contenT', 'encrypted_content_', '');
+    const member = fc.tuple(keyName, fc.integer({ min: 0, max: 3 }), fc.oneof(fc.string({ maxLength: 6 }), fc.constant(null), fc.integer()));
+    fc.assert(
+      fc.property(fc.array(fc.array(member, { maxLength: 6 }), { maxLength: 5 }), (items) => {
+        const text = `{"input":[${items.map((members) => `{${members.map(([key, how, value]) => `${escape(key, how)}:${JSON.stringify(value)}`).join(',')}}`).join(',')}]}`;
+        const scan = scanJsonBody(Buffer.from(text));
+        const parsed = (JSON.parse(text) as { input: Array<Record<string, unknown>> }).input;
+        expect(scan.inputItems!.map((item) => [item.type, item.id, item.hasRole, item.hasEncryptedContent])).toEqual(
+          parsed.map((item) => [
+            typeof item.type === 'string' ? item.type : undefined,
+            typeof item.id === 'string' ? item.id : undefined,
+            'role' in item,
+            typeof item.encrypted_content === 'string' && item.encrypted_content !== '',
+          ]),
+        );
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('rejects every strict prefix of a valid body (never reads past the end)', () => {
     const text = JSON.stringify({ model: 'm', input: [{ type: 'reasoning', id: 'rs_1', encrypted_content: 'abc' }], n: -1.5e3, t: true });
     for (let length = 0; length < text.length; length++) {
