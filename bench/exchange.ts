@@ -1,4 +1,4 @@
-import { openProcessCall, type ProcessClient } from './ext-proc-call.js';
+import { IMMEDIATE_RESPONSE_FIELD, openProcessCall, type ProcessClient } from './ext-proc-call.js';
 
 /** The ext_proc messages of one HTTP exchange, as Envoy sends them. */
 export type ExchangeSpec =
@@ -34,6 +34,9 @@ function headerMap(headers: Record<string, string>) {
 
 const SEND_TIMEOUT_MS = 30_000;
 
+/** ProcessingResponse fields answering each phase. */
+const PHASE_FIELD = { request_headers: 1, response_headers: 2, request_body: 3, response_body: 4 } as const;
+
 function elapsed(since: bigint): number {
   return Number(process.hrtime.bigint() - since) / 1e6;
 }
@@ -53,7 +56,9 @@ export async function runExchange(client: ProcessClient, spec: ExchangeSpec, rec
       new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no answer in time')), SEND_TIMEOUT_MS))),
     ]).finally(() => clearTimeout(timer));
     recorder.add(phase, elapsed(sent));
-    if (answer.immediate_response) throw new Error(`immediate response ${answer.immediate_response.status?.code}`);
+    if (answer.fields.has(IMMEDIATE_RESPONSE_FIELD)) throw new Error('immediate response');
+    // The answer must be of the phase asked (ProcessingResponse's oneof numbers follow ProcessingRequest's, one lower).
+    if (!answer.fields.has(PHASE_FIELD[phase as keyof typeof PHASE_FIELD])) throw new Error(`no ${phase} answer`);
     return answer;
   };
   try {

@@ -4,17 +4,14 @@
  * generator measuring the small requests beside them. Posts the number of
  * failed exchanges when done.
  */
-import * as grpc from '@grpc/grpc-js';
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadExternalProcessor } from '../src/extproc/proto.js';
 import { Recorder, runExchange } from './exchange.js';
-import type { ProcessClient } from './ext-proc-call.js';
+import { createBenchClient } from './ext-proc-call.js';
 import { openLoop } from './load.js';
 import { resumedTurnBody } from './workload.js';
 
 const { address, rate, seconds, bytes } = workerData as { address: string; rate: number; seconds: number; bytes: number };
-const { client: Client } = loadExternalProcessor();
-const client = new Client(address, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 * 1024 * 1024 }) as unknown as ProcessClient;
+const client = createBenchClient(address);
 const bodies = [resumedTurnBody('large-0', bytes), resumedTurnBody('large-1', bytes)];
 const recorder = new Recorder();
 await openLoop(rate, seconds * 1000, (index) => runExchange(client, { kind: 'turn', session: `large-${index % 2}`, body: bodies[index % 2]!, sse: undefined }, recorder));

@@ -3,11 +3,9 @@
  * the rate, on a connection of its own. Several of these together reach
  * rates one event loop cannot generate. Posts its samples when done.
  */
-import * as grpc from '@grpc/grpc-js';
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadExternalProcessor } from '../src/extproc/proto.js';
 import { Recorder, runExchange } from './exchange.js';
-import type { ProcessClient } from './ext-proc-call.js';
+import { createBenchClient } from './ext-proc-call.js';
 import { openLoop } from './load.js';
 import { createRealisticMix } from './workload.js';
 
@@ -28,8 +26,7 @@ export interface LoadWorkerResult {
 }
 
 const { address, rate, seconds, offset, stride } = workerData as LoadWorkerData;
-const { client: Client } = loadExternalProcessor();
-const client = new Client(address, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 * 1024 * 1024 }) as unknown as ProcessClient;
+const client = createBenchClient(address);
 const mix = createRealisticMix();
 const recorder = new Recorder();
 const started = process.hrtime.bigint();

@@ -1,9 +1,7 @@
-import * as grpc from '@grpc/grpc-js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { loadExternalProcessor } from '../src/extproc/proto.js';
-import type { ProcessClient } from './ext-proc-call.js';
+import { createBenchClient, type ProcessClient } from './ext-proc-call.js';
 
 export type ServerKind = 'noop' | 'echo' | 'affinity' | 'affinity-codex' | 'affinity-redis';
 
@@ -26,11 +24,7 @@ export async function startBenchServer(kind: ServerKind, profileDirectory?: stri
   const first = await lines.next();
   if (first.done) throw new Error(`${kind} server exited before listening`);
   const { address } = JSON.parse(first.value) as { address: string };
-  const { client: Client } = loadExternalProcessor();
-  const client = new Client(address, grpc.credentials.createInsecure(), {
-    'grpc.max_send_message_length': 64 * 1024 * 1024,
-    'grpc.max_receive_message_length': 64 * 1024 * 1024,
-  }) as unknown as ProcessClient;
+  const client = createBenchClient(address);
   return {
     kind,
     pid: child.pid!,

@@ -156,17 +156,17 @@ export class Balancer {
 
   recordHeaders(account: string, milliseconds: number, now: number): void {
     this.performance.recordHeaders(account, milliseconds, now);
-    this.metrics.accountHeadersSeconds.set({ account }, (this.performance.view(account, now).headersMilliseconds ?? 0) / 1000);
+    this.metrics.accountHeadersSeconds.set({ account }, (this.performance.mean(account, 'headers', now) ?? 0) / 1000);
   }
 
   recordFirstEvent(account: string, milliseconds: number, now: number): void {
     this.performance.recordFirstEvent(account, milliseconds, now);
-    this.metrics.accountFirstEventSeconds.set({ account }, (this.performance.view(account, now).firstEventMilliseconds ?? 0) / 1000);
+    this.metrics.accountFirstEventSeconds.set({ account }, (this.performance.mean(account, 'firstEvent', now) ?? 0) / 1000);
   }
 
   recordOutcome(account: string, failed: boolean, now: number): void {
     this.performance.recordOutcome(account, failed, now);
-    this.metrics.accountErrorRate.set({ account }, this.performance.view(account, now).errorRate ?? 0);
+    this.metrics.accountErrorRate.set({ account }, this.performance.mean(account, 'outcomes', now) ?? 0);
   }
 
   /**

@@ -90,6 +90,12 @@ export class AccountPerformance {
     averages.outcomes = addSample(averages.outcomes, failed ? 1 : 0, now, this.halfLife);
   }
 
+  /** One average's mean as of `now` (undefined without samples). */
+  mean(account: string, measure: keyof AccountAverages, now: number): number | undefined {
+    const averages = this.accounts.get(account);
+    return averages ? readAverage(averages[measure], now, this.halfLife).mean : undefined;
+  }
+
   view(account: string, now: number): PerformanceView {
     const averages = this.accounts.get(account);
     if (!averages) return UNMEASURED;

@@ -23,16 +23,37 @@ export class TimedStore implements BindingStore {
     initialiseStoreMetrics(metrics);
   }
 
-  private async timed<T>(operation: (typeof STORE_OPERATIONS)[number], call: () => Promise<T>): Promise<T> {
-    const stopTimer = this.metrics.storeSeconds.startTimer({ operation });
+  /** One histogram child per operation: no label hashing on every call. */
+  private readonly observers = new Map<string, { observe(seconds: number): void }>();
+
+  private observer(operation: (typeof STORE_OPERATIONS)[number]): { observe(seconds: number): void } {
+    let observer = this.observers.get(operation);
+    if (!observer) this.observers.set(operation, (observer = this.metrics.storeSeconds.labels({ operation })));
+    return observer;
+  }
+
+  private timed<T>(operation: (typeof STORE_OPERATIONS)[number], call: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    const observed = (): void => this.observer(operation).observe((performance.now() - started) / 1000);
+    let pending: Promise<T>;
     try {
-      return await call();
+      pending = call();
     } catch (error) {
+      observed();
       this.metrics.storeErrors.inc({ operation, reason: 'error' });
-      throw error;
-    } finally {
-      stopTimer();
+      return Promise.reject(error);
     }
+    return pending.then(
+      (value) => {
+        observed();
+        return value;
+      },
+      (error: unknown) => {
+        observed();
+        this.metrics.storeErrors.inc({ operation, reason: 'error' });
+        throw error;
+      },
+    );
   }
 
   read(keys: readonly BindingKey[]): Promise<(StoredBinding | undefined)[]> {

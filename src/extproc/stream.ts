@@ -88,7 +88,6 @@ export function serveProcessStream(
   let processor: RequestProcessor | undefined;
   let finished = false;
   let answeredImmediately = false;
-  let chain: Promise<void> = Promise.resolve();
   let phase: RequestKind | undefined;
 
   const enterPhase = (next: RequestKind | undefined): void => {
@@ -141,14 +140,34 @@ export function serveProcessStream(
     hooks.onPhaseTimed?.(kind, Number(process.hrtime.bigint() - started) / 1e9);
   };
 
+  // Messages are handled one after another, in order. An idle stream starts on a
+  // message at once, inside the event that brought it (no promise chain per message).
+  const queue: WireProcessingRequest[] = [];
+  let draining = false;
+  let ended = false;
+  const close = (): void => {
+    finish();
+    if (!call.writableEnded && !call.destroyed) call.end();
+  };
+  const drain = async (): Promise<void> => {
+    draining = true;
+    for (let message = queue.shift(); message !== undefined; message = queue.shift()) {
+      try {
+        await handle(message);
+      } catch (error) {
+        hooks.onPhaseError('request_headers', error);
+      }
+    }
+    draining = false;
+    if (ended) close();
+  };
   call.on('data', (message: WireProcessingRequest) => {
-    chain = chain.then(() => handle(message)).catch((error: unknown) => hooks.onPhaseError('request_headers', error));
+    queue.push(message);
+    if (!draining) void drain();
   });
   call.on('end', () => {
-    void chain.then(() => {
-      finish();
-      if (!call.writableEnded && !call.destroyed) call.end();
-    });
+    ended = true;
+    if (!draining) close();
   });
   call.on('cancelled', finish);
   call.on('close', finish);
