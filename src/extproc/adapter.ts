@@ -64,8 +64,38 @@ function metadataStruct(metadata: NonNullable<PhaseAnswer['dynamicMetadata']>): 
   return struct;
 }
 
+function frozenContinue(kind: RequestKind): WireProcessingResponse {
+  const inner = kind === 'request_trailers' || kind === 'response_trailers' ? {} : { response: Object.freeze({}) };
+  return Object.freeze({ [kind]: Object.freeze(inner) });
+}
+
+/**
+ * "Continue" of each kind, one frozen object each: most answers (every SSE chunk) are
+ * this, and the response encoder encodes a frozen answer once (response-encoder.ts).
+ */
+const CONTINUES: Readonly<Record<RequestKind, WireProcessingResponse>> = Object.freeze({
+  request_headers: frozenContinue('request_headers'),
+  response_headers: frozenContinue('response_headers'),
+  request_body: frozenContinue('request_body'),
+  response_body: frozenContinue('response_body'),
+  request_trailers: frozenContinue('request_trailers'),
+  response_trailers: frozenContinue('response_trailers'),
+});
+
+function isPlainContinue(answer: PhaseAnswer): boolean {
+  return (
+    answer.immediate === undefined &&
+    answer.headers === undefined &&
+    answer.body === undefined &&
+    answer.dynamicMetadata === undefined &&
+    answer.modeOverride === undefined
+  );
+}
+
 /** Converts a phase answer into the ProcessingResponse of the kind Envoy expects. */
 export function toProcessingResponse(kind: RequestKind, answer: PhaseAnswer, onInvalid: InvalidHeaderListener): WireProcessingResponse {
+  // clear_route_cache goes only with a header mutation: without one, a plain continue.
+  if (isPlainContinue(answer)) return CONTINUES[kind];
   const response: WireProcessingResponse = {};
   if (answer.immediate) {
     const immediate = answer.immediate;

@@ -48,12 +48,22 @@ export function createResponseEncoder(): (value: WireProcessingResponse) => Buff
     }
     return bytes;
   };
-  return (value) => {
-    if (Array.isArray(value)) throw new Error('Failed to serialize message: expected a ProcessingResponse object, got an array');
+  // A frozen answer cannot change: its bytes are kept (the adapter's "continue" of each kind).
+  const encodedFrozen = new WeakMap<WireProcessingResponse, Buffer>();
+  const encode = (value: WireProcessingResponse): Buffer => {
     if (value.dynamic_metadata === undefined) return response.encode(response.fromObject(value)).finish() as Buffer;
     const { dynamic_metadata: metadata, ...rest } = value;
     const writer = response.encode(response.fromObject(rest));
     writer.uint32(DYNAMIC_METADATA_TAG).bytes(metadataBytes(metadata));
     return writer.finish() as Buffer;
+  };
+  return (value) => {
+    if (Array.isArray(value)) throw new Error('Failed to serialize message: expected a ProcessingResponse object, got an array');
+    if (Object.isFrozen(value)) {
+      let bytes = encodedFrozen.get(value);
+      if (bytes === undefined) encodedFrozen.set(value, (bytes = encode(value)));
+      return bytes;
+    }
+    return encode(value);
   };
 }
