@@ -67,6 +67,15 @@ describe('SSE inspector', () => {
     );
   });
 
+  it('reads a final event whose type only its JSON data gives, spelled with an escape', () => {
+    const inspector = new SseInspector();
+    inspector.push(Buffer.from('data: {"type":"response.created","response":{"id":"resp_8"}}\n\n'));
+    inspector.push(Buffer.from('data: {"type":"response.output_text.delta","delta":"x"}\n\n'));
+    const learned = inspector.push(Buffer.from('data: {"type":"response.c\\u006fmpleted","response":{"id":"resp_8","usage":{"input_tokens":2}}}\n\n'));
+    expect(learned).toEqual([expect.objectContaining({ responseId: 'resp_8', inputTokens: 2 })]);
+    expect(inspector.finished).toBe(true);
+  });
+
   it('answers whole delta events without parsing them, and still reads the final event', () => {
     const delta = Buffer.from('event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"token "}\n\n');
     const inspector = new SseInspector();
