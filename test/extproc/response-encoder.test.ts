@@ -40,6 +40,76 @@ describe('response encoder', () => {
     );
   });
 
+  it('encodes every field the wire types allow as the proto-loader serializer does (objects built directly)', () => {
+    const encode = createResponseEncoder();
+    const bytes = fc.uint8Array({ maxLength: 40 }).map((array) => Buffer.from(array));
+    const text = fc.string({ maxLength: 30 });
+    const mutation = fc.record(
+      {
+        set_headers: fc.array(
+          fc.record(
+            {
+              header: fc.record({ key: text, raw_value: bytes }),
+              append: fc.record({ value: fc.boolean() }, { requiredKeys: [] }),
+              append_action: fc.constantFrom('APPEND_IF_EXISTS_OR_ADD', 'ADD_IF_ABSENT', 'OVERWRITE_IF_EXISTS_OR_ADD', 'OVERWRITE_IF_EXISTS'),
+            },
+            { requiredKeys: ['header'] },
+          ),
+          { maxLength: 4 },
+        ),
+        remove_headers: fc.array(text, { maxLength: 3 }),
+      },
+      { requiredKeys: [] },
+    );
+    const common = fc.record(
+      {
+        status: fc.constantFrom('CONTINUE' as const, 'CONTINUE_AND_REPLACE' as const),
+        header_mutation: mutation,
+        body_mutation: fc.oneof(fc.record({ body: bytes }), fc.record({ clear_body: fc.boolean() })),
+        clear_route_cache: fc.boolean(),
+      },
+      { requiredKeys: [] },
+    );
+    const headerMode = fc.constantFrom('DEFAULT' as const, 'SEND' as const, 'SKIP' as const);
+    const bodyMode = fc.constantFrom('NONE' as const, 'STREAMED' as const, 'BUFFERED' as const, 'BUFFERED_PARTIAL' as const);
+    const phase = fc.oneof(
+      ...(['request_headers', 'response_headers', 'request_body', 'response_body'] as const).map((kind) =>
+        fc.record({ response: common }, { requiredKeys: [] }).map((inner) => ({ [kind]: inner }) as WireProcessingResponse),
+      ),
+      ...(['request_trailers', 'response_trailers'] as const).map((kind) =>
+        fc.record({ header_mutation: mutation }, { requiredKeys: [] }).map((inner) => ({ [kind]: inner }) as WireProcessingResponse),
+      ),
+      fc
+        .record({ status: fc.record({ code: fc.integer({ min: 100, max: 599 }) }), headers: mutation, body: bytes, details: text }, { requiredKeys: ['status'] })
+        .map((immediate) => ({ immediate_response: immediate }) as WireProcessingResponse),
+    );
+    const response = fc
+      .tuple(
+        phase,
+        fc.option(
+          fc.record(
+            {
+              request_header_mode: headerMode,
+              response_header_mode: headerMode,
+              request_body_mode: bodyMode,
+              response_body_mode: bodyMode,
+              request_trailer_mode: headerMode,
+              response_trailer_mode: headerMode,
+            },
+            { requiredKeys: [] },
+          ),
+          { nil: undefined },
+        ),
+      )
+      .map(([base, mode]) => (mode ? { ...base, mode_override: mode } : base));
+    fc.assert(
+      fc.property(response, (wire) => {
+        expect(decode(encode(wire))).toEqual(decode(reference(wire)));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('never answers one metadata value with another one cached (same values, other types or order)', () => {
     const encode = createResponseEncoder();
     const variants: PhaseAnswer[] = [
