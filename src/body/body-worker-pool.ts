@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { BodyTask, BodyTaskResult } from './body-worker.js';
+import { unpackScan } from './packed-scan.js';
 import { prepareJsonBody, type PreparedJson } from './prepare-body.js';
 
 export interface BodyWorkerPoolOptions {
@@ -70,7 +71,7 @@ export class BodyWorkerPool {
     const task: BodyTask = { bytes, byteOffset: owned.byteOffset, byteLength: owned.byteLength, contentEncoding, maxBytes };
     const result = (await this.threads().run(task, { transferList: [bytes] })) as BodyTaskResult;
     if (result.kind !== 'json') return result;
-    return { kind: 'json', buffer: Buffer.from(result.bytes, result.byteOffset, result.byteLength), scan: result.scan, decodedFrom: result.decodedFrom };
+    return { kind: 'json', buffer: Buffer.from(result.bytes, result.byteOffset, result.byteLength), scan: unpackScan(result.scan), decodedFrom: result.decodedFrom };
   }
 
   private threads(): Piscina {

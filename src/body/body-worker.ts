@@ -3,6 +3,7 @@
  * hands the bytes back without copying them.
  */
 import { Piscina } from 'piscina';
+import { packScan, type PackedScan } from './packed-scan.js';
 import { prepareJsonBody, type PreparedJson } from './prepare-body.js';
 
 export interface BodyTask {
@@ -15,7 +16,7 @@ export interface BodyTask {
 }
 
 export type BodyTaskResult =
-  | { readonly kind: 'json'; readonly bytes: ArrayBuffer; readonly byteOffset: number; readonly byteLength: number; readonly scan: Extract<PreparedJson, { kind: 'json' }>['scan']; readonly decodedFrom: string | undefined }
+  | { readonly kind: 'json'; readonly bytes: ArrayBuffer; readonly byteOffset: number; readonly byteLength: number; readonly scan: PackedScan; readonly decodedFrom: string | undefined }
   | Exclude<PreparedJson, { kind: 'json' }>;
 
 export default function prepareInWorker(task: BodyTask): unknown {
@@ -25,7 +26,8 @@ export default function prepareInWorker(task: BodyTask): unknown {
   // memory shared with other buffers (Node's pool) must be copied first.
   const buffer = prepared.buffer.buffer === task.bytes || prepared.buffer.byteLength === prepared.buffer.buffer.byteLength ? prepared.buffer : copyToOwnMemory(prepared.buffer);
   const bytes = buffer.buffer as ArrayBuffer;
-  const result: BodyTaskResult = { kind: 'json', bytes, byteOffset: buffer.byteOffset, byteLength: buffer.byteLength, scan: prepared.scan, decodedFrom: prepared.decodedFrom };
+  // The scan goes back packed: a clone of thousands of item objects would cost the event loop.
+  const result: BodyTaskResult = { kind: 'json', bytes, byteOffset: buffer.byteOffset, byteLength: buffer.byteLength, scan: packScan(prepared.scan), decodedFrom: prepared.decodedFrom };
   // Piscina's transfer protocol: the value goes back, the bytes move with it instead of being copied.
   const movable = { [Piscina.transferableSymbol]: [bytes], [Piscina.valueSymbol]: result };
   return Piscina.move(movable as unknown as Parameters<typeof Piscina.move>[0]);
