@@ -177,14 +177,16 @@ export async function routeRequest(
   // How far balancing may move this session: stored objects and turn-state never,
   // encrypted content inside its domain, a session key anywhere in the pool.
   const mobility: Mobility = accountScoped || (strength !== 'hard' && sessionBinding?.strength === 'hard') ? 'pinned' : strength === 'hard' ? 'domain' : 'pool';
-  const advice = context.balance.advise(pool, candidates(context, pool, now), context.accountState.healthPolicy, now, {
+  // One view of the pool per decision: balancing and every (re)decision read the same.
+  const pooled = candidates(context, pool, now);
+  const advice = context.balance.advise(pool, pooled, context.accountState.healthPolicy, now, {
     binding: stickyKey ? sessionBinding : undefined,
     mobility,
     extendedRetention: asksExtendedRetention(body),
   });
   const input = (session: StoredBinding | undefined): DecisionInput => ({
     pool,
-    candidates: candidates(context, pool, now),
+    candidates: pooled,
     context: { now, policy: context.accountState.healthPolicy, tieBreaker: context.tieBreaker },
     strength,
     stickySource: stickyKey?.source,
