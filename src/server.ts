@@ -243,17 +243,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         },
         onStreamStart: () => {
           openStreams++;
-          metrics.streams.inc();
+          metrics.live.openStreams++;
         },
         onStreamEnd: () => {
           openStreams--;
-          metrics.streams.dec();
+          metrics.live.openStreams--;
         },
         onPhaseTimed: (phase, seconds) => metrics.phaseSeconds.observe({ phase }, seconds),
-        onPhaseChange: (previous, next) => {
-          if (previous) metrics.streamsByPhase.dec({ phase: previous });
-          if (next) metrics.streamsByPhase.inc({ phase: next });
-        },
+        onPhaseChange: (previous, next) => metrics.live.phaseChanged(previous, next),
       }),
   });
   const health = new HealthImplementation({ '': 'SERVING', 'envoy.service.ext_proc.v3.ExternalProcessor': 'SERVING' });

@@ -55,6 +55,30 @@ function initialise(metrics: Metrics): void {
  * registry, so tests and several instances run side by side). Labels carry
  * account names, sources and outcomes only, never client values.
  */
+/**
+ * Counts that change on every stream and request, kept as plain numbers: the gauges
+ * that show them read them when scraped, instead of a gauge update per message.
+ */
+export class LiveCounts {
+  openStreams = 0;
+  readonly streamsByPhase = new Map<string, number>();
+  readonly inFlightByAccount = new Map<string, number>();
+
+  /** A stream moved from one phase to the next (undefined: it opened, or it ended). */
+  phaseChanged(previous: string | undefined, next: string | undefined): void {
+    if (previous !== undefined) this.streamsByPhase.set(previous, (this.streamsByPhase.get(previous) ?? 0) - 1);
+    if (next !== undefined) this.streamsByPhase.set(next, (this.streamsByPhase.get(next) ?? 0) + 1);
+  }
+
+  requestStarted(account: string): void {
+    this.inFlightByAccount.set(account, (this.inFlightByAccount.get(account) ?? 0) + 1);
+  }
+
+  requestFinished(account: string): void {
+    this.inFlightByAccount.set(account, (this.inFlightByAccount.get(account) ?? 0) - 1);
+  }
+}
+
 export class Metrics {
   readonly registry = new Registry();
   readonly requests: Counter<'pool' | 'strength' | 'source' | 'outcome' | 'account'>;
@@ -75,6 +99,8 @@ export class Metrics {
   readonly heals: Counter<'outcome'>;
   readonly upstreamErrors: Counter<'account' | 'error_class'>;
   readonly bodyRejections: Counter<'code'>;
+  /** Read by the open-stream and in-flight gauges when scraped. */
+  readonly live = new LiveCounts();
   readonly streams: Gauge;
   readonly inFlight: Gauge<'account'>;
   readonly orphans: Counter<'outcome'>;
@@ -134,8 +160,24 @@ export class Metrics {
     this.upstreamErrors = new Counter({ name: `${prefix}upstream_errors_total`, help: 'Classified upstream errors (error bodies and SSE error events).', labelNames: ['account', 'error_class'], registers });
     this.heals = new Counter({ name: `${prefix}heals_total`, help: 'Hard sessions whose domain was gone, healed (rebound) or not.', labelNames: ['outcome'], registers });
     this.bodyRejections = new Counter({ name: `${prefix}body_rejections_total`, help: 'Requests refused for their body (too large).', labelNames: ['code'], registers });
-    this.streams = new Gauge({ name: `${prefix}open_streams`, help: 'Open ext_proc streams.', registers });
-    this.inFlight = new Gauge({ name: `${prefix}in_flight_requests`, help: 'Routed requests not finished, by account.', labelNames: ['account'], registers });
+    const live = this.live;
+    this.streams = new Gauge({
+      name: `${prefix}open_streams`,
+      help: 'Open ext_proc streams.',
+      registers,
+      collect() {
+        this.set(live.openStreams);
+      },
+    });
+    this.inFlight = new Gauge({
+      name: `${prefix}in_flight_requests`,
+      help: 'Routed requests not finished, by account.',
+      labelNames: ['account'],
+      registers,
+      collect() {
+        for (const [account, count] of live.inFlightByAccount) this.set({ account }, count);
+      },
+    });
     this.orphans = new Counter({
       name: `${prefix}orphans_total`,
       help: 'Hard requests whose owner the store did not know: placed, then proved by a 2xx or excluded after an unreadable-state answer.',
@@ -173,7 +215,15 @@ export class Metrics {
       buckets: PHASE_BUCKETS,
       registers,
     });
-    this.streamsByPhase = new Gauge({ name: `${prefix}open_streams_by_phase`, help: 'Open ext_proc streams, by the last phase they received.', labelNames: ['phase'], registers });
+    this.streamsByPhase = new Gauge({
+      name: `${prefix}open_streams_by_phase`,
+      help: 'Open ext_proc streams, by the last phase they received.',
+      labelNames: ['phase'],
+      registers,
+      collect() {
+        for (const phase of PHASES) this.set({ phase }, live.streamsByPhase.get(phase) ?? 0);
+      },
+    });
     this.bindingMoves = new Counter({
       name: `${prefix}binding_moves_total`,
       help: 'Soft session bindings moved to another account (labelled with the pool and the account left), by why the account was left (routing/move-reason.ts).',

@@ -61,7 +61,7 @@ describe('metrics exposition', () => {
     expect(info.filter((labels) => labels!.state === 'cooling_down')).toHaveLength(1);
   });
 
-  it('no stream is left counted in a phase once streams end', async () => {
+  it('no stream is left counted in a phase, open or in flight once streams end', async () => {
     processor = await startTestProcessor();
     const request = codexRequest({ session: 's-open', turn: 1 });
     const open = new ScriptedStream(processor);
@@ -72,8 +72,15 @@ describe('metrics exposition', () => {
     byPhase = family((await scrape(processor)).families, 'codex_affinity_open_streams_by_phase')!.metrics;
     expect(byPhase.find((metric) => metric.labels!.phase === 'request_headers')!.value).toBe('0');
     expect(byPhase.find((metric) => metric.labels!.phase === 'request_body')!.value).toBe('1');
+    // Routed and not finished: counted in flight on its account, and as one open stream.
+    const routed = await scrape(processor);
+    expect(family(routed.families, 'codex_affinity_in_flight_requests')!.metrics.map((metric) => metric.value)).toEqual(['1']);
+    expect(family(routed.families, 'codex_affinity_open_streams')!.metrics[0]!.value).toBe('1');
     open.cancel();
     await expect.poll(async () => family((await scrape(processor!)).families, 'codex_affinity_open_streams_by_phase')!.metrics.every((metric) => metric.value === '0')).toBe(true);
+    const after = await scrape(processor);
+    expect(family(after.families, 'codex_affinity_in_flight_requests')!.metrics.map((metric) => metric.value)).toEqual(['0']);
+    expect(family(after.families, 'codex_affinity_open_streams')!.metrics[0]!.value).toBe('0');
   });
 
   it('with the Node process metrics serve adds, the exposition still passes promtool check metrics', async () => {
