@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { CountingHistogram } from './counting-histogram.js';
 
 /** From 0.1 ms to past Envoy's default 200 ms message timeout. */
 export const PHASE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.5, 1];
@@ -107,12 +108,12 @@ export class Metrics {
   readonly proofs: Counter<'kind'>;
   readonly exclusions: Counter<'scope'>;
   readonly evictions: Counter<'kind' | 'strength' | 'partition'>;
-  readonly storeSeconds: Histogram<'operation'>;
+  readonly storeSeconds: CountingHistogram<'operation'>;
   readonly storeErrors: Counter<'operation' | 'reason'>;
   readonly storeDegraded: Gauge;
   readonly nearCache: Counter<'result'>;
   readonly reconciliations: Counter<'outcome'>;
-  readonly phaseSeconds: Histogram<'phase'>;
+  readonly phaseSeconds: CountingHistogram<'phase'>;
   readonly streamsByPhase: Gauge<'phase'>;
   readonly bindingMoves: Counter<'pool' | 'reason' | 'account'>;
   readonly movesHeld: Counter<'pool' | 'reason' | 'account'>;
@@ -192,10 +193,10 @@ export class Metrics {
       labelNames: ['kind', 'strength', 'partition'],
       registers,
     });
-    this.storeSeconds = new Histogram({
+    this.storeSeconds = new CountingHistogram({
       name: `${prefix}store_seconds`,
       help: 'Binding store call latency, by operation.',
-      labelNames: ['operation'],
+      labelName: 'operation',
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2],
       registers,
     });
@@ -208,10 +209,10 @@ export class Metrics {
       labelNames: ['outcome'],
       registers,
     });
-    this.phaseSeconds = new Histogram({
+    this.phaseSeconds = new CountingHistogram({
       name: `${prefix}phase_seconds`,
       help: 'Time the processor took to answer one ext_proc message, by phase (Envoy waits at most its message_timeout, 200 ms by default).',
-      labelNames: ['phase'],
+      labelName: 'phase',
       buckets: PHASE_BUCKETS,
       registers,
     });
