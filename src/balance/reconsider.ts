@@ -44,33 +44,34 @@ export type Reconsideration =
 
 const STAY: Reconsideration = { kind: 'stay' };
 
-/** Slow or failing, compared with the pool's other usable accounts (which must exist: otherwise there is nowhere better). */
+/**
+ * Slow or failing, compared with the pool's other usable accounts (which must exist:
+ * otherwise there is nowhere better). One pass over the pool, nothing allocated: it
+ * runs for every account of the pool on every routed request.
+ */
 export function degradation(own: BalanceCandidate, candidates: readonly BalanceCandidate[], policy: BalancePolicy): 'errors' | 'latency' | undefined {
-  const others = candidates.filter((candidate) => candidate.account.name !== own.account.name && candidate.usable);
-  if (others.length === 0) return undefined;
-  const enough = (samples: number): boolean => samples >= policy.minimumSamples;
-  const ownErrors = own.performance.errorRate;
-  if (ownErrors !== undefined && enough(own.performance.outcomeSamples) && ownErrors >= policy.errorRate) {
-    // Somewhere not failing as much must exist (unmeasured counts as fine).
-    if (others.some((other) => (other.performance.errorRate ?? 0) < policy.errorRate)) return 'errors';
+  let usableOthers = 0;
+  // Somewhere not failing as much (unmeasured counts as fine).
+  let fineElsewhere = false;
+  let fastestFirstEvent: number | undefined;
+  let fastestHeaders: number | undefined;
+  for (const other of candidates) {
+    if (other.account.name === own.account.name || !other.usable) continue;
+    usableOthers++;
+    const performance = other.performance;
+    if ((performance.errorRate ?? 0) < policy.errorRate) fineElsewhere = true;
+    const firstEvent = performance.firstEventMilliseconds;
+    if (firstEvent !== undefined && performance.firstEventSamples >= policy.minimumSamples && (fastestFirstEvent === undefined || firstEvent < fastestFirstEvent)) fastestFirstEvent = firstEvent;
+    const headers = performance.headersMilliseconds;
+    if (headers !== undefined && performance.headersSamples >= policy.minimumSamples && (fastestHeaders === undefined || headers < fastestHeaders)) fastestHeaders = headers;
   }
-  const fastestOther = (pick: (view: PerformanceView) => { mean: number | undefined; samples: number }): number | undefined => {
-    let fastest: number | undefined;
-    for (const other of others) {
-      const { mean, samples } = pick(other.performance);
-      if (mean !== undefined && enough(samples) && (fastest === undefined || mean < fastest)) fastest = mean;
-    }
-    return fastest;
-  };
-  const measures = [
-    (view: PerformanceView) => ({ mean: view.firstEventMilliseconds, samples: view.firstEventSamples }),
-    (view: PerformanceView) => ({ mean: view.headersMilliseconds, samples: view.headersSamples }),
-  ];
-  for (const measure of measures) {
-    const { mean, samples } = measure(own.performance);
-    const fastest = fastestOther(measure);
-    if (mean !== undefined && enough(samples) && fastest !== undefined && mean - fastest >= policy.slowerBy) return 'latency';
-  }
+  if (usableOthers === 0) return undefined;
+  const mine = own.performance;
+  const ownErrors = mine.errorRate;
+  if (ownErrors !== undefined && mine.outcomeSamples >= policy.minimumSamples && ownErrors >= policy.errorRate && fineElsewhere) return 'errors';
+  // Time to the first event first, then time to headers.
+  if (mine.firstEventMilliseconds !== undefined && mine.firstEventSamples >= policy.minimumSamples && fastestFirstEvent !== undefined && mine.firstEventMilliseconds - fastestFirstEvent >= policy.slowerBy) return 'latency';
+  if (mine.headersMilliseconds !== undefined && mine.headersSamples >= policy.minimumSamples && fastestHeaders !== undefined && mine.headersMilliseconds - fastestHeaders >= policy.slowerBy) return 'latency';
   return undefined;
 }
 

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Account } from '../../src/accounts/account.js';
 import { HEALTHY, type AccountHealthView } from '../../src/accounts/health.js';
@@ -153,5 +154,52 @@ describe('reconsider: usage far above the pool moves warm soft sessions, bounded
 
   it('movesPerMinute 0 turns usage moves off', () => {
     expect(reconsider(input({ candidates: hot, policy: { ...POLICY, movesPerMinute: 0 } })).kind).toBe('stay');
+  });
+});
+
+describe('degradation, one pass', () => {
+  /** The judgement as first written: each account against the others, filter by filter. */
+  function reference(own: BalanceCandidate, candidates: readonly BalanceCandidate[]): 'errors' | 'latency' | undefined {
+    const others = candidates.filter((other) => other.account.name !== own.account.name && other.usable);
+    if (others.length === 0) return undefined;
+    const enough = (samples: number) => samples >= POLICY.minimumSamples;
+    const ownErrors = own.performance.errorRate;
+    if (ownErrors !== undefined && enough(own.performance.outcomeSamples) && ownErrors >= POLICY.errorRate) {
+      if (others.some((other) => (other.performance.errorRate ?? 0) < POLICY.errorRate)) return 'errors';
+    }
+    const measures = [
+      (view: PerformanceView) => ({ mean: view.firstEventMilliseconds, samples: view.firstEventSamples }),
+      (view: PerformanceView) => ({ mean: view.headersMilliseconds, samples: view.headersSamples }),
+    ];
+    for (const measure of measures) {
+      const { mean, samples } = measure(own.performance);
+      let fastest: number | undefined;
+      for (const other of others) {
+        const seen = measure(other.performance);
+        if (seen.mean !== undefined && enough(seen.samples) && (fastest === undefined || seen.mean < fastest)) fastest = seen.mean;
+      }
+      if (mean !== undefined && enough(samples) && fastest !== undefined && mean - fastest >= POLICY.slowerBy) return 'latency';
+    }
+    return undefined;
+  }
+
+  it('judges every account of any pool as the filter-by-filter judgement does', () => {
+    const view = fc.record({
+      headersMilliseconds: fc.option(fc.integer({ min: 0, max: 20_000 }), { nil: undefined }),
+      headersSamples: fc.double({ min: 0, max: 20, noNaN: true }),
+      firstEventMilliseconds: fc.option(fc.integer({ min: 0, max: 20_000 }), { nil: undefined }),
+      firstEventSamples: fc.double({ min: 0, max: 20, noNaN: true }),
+      errorRate: fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: undefined }),
+      outcomeSamples: fc.double({ min: 0, max: 20, noNaN: true }),
+    });
+    const pool = fc.array(fc.tuple(view, fc.boolean()), { minLength: 1, maxLength: 6 }).map((entries) =>
+      entries.map(([performance, usable], index) => candidate(account(`a${index}`, `org-${index % 2}`), { performance, usable })),
+    );
+    fc.assert(
+      fc.property(pool, (candidates) => {
+        for (const own of candidates) expect(degradation(own, candidates, POLICY)).toBe(reference(own, candidates));
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
