@@ -192,14 +192,6 @@ function isHard(kind: string, value: StoredBinding | Exclusion): boolean {
 const EXPIRED_SCAN = 16;
 
 /**
- * Bounded in-memory store. Single-threaded Node makes every operation atomic
- * within one replica. Room is made in this order:
- * 1. a partition at its own bound evicts its own entries (a flood evicts the flooder's);
- * 2. a full store takes from the largest partition, expired entries first, then soft
- *    ones, then hard ones, but a soft entry never displaces another partition's hard
- *    entry: it is not stored (placement is deterministic, so a soft session loses nothing).
- */
-/**
  * A key held for the entry's life, as a string of its own: ids arrive as slices of a
  * longer digest encoding (bindings/binding.ts), which a slice would keep alive.
  */
@@ -207,6 +199,14 @@ function ownCopy(id: string): string {
   return Buffer.from(id, 'utf8').toString('utf8');
 }
 
+/**
+ * Bounded in-memory store. Single-threaded Node makes every operation atomic
+ * within one replica. Room is made in this order:
+ * 1. a partition at its own bound evicts its own entries (a flood evicts the flooder's);
+ * 2. a full store takes from the largest partition, expired entries first, then soft
+ *    ones, then hard ones, but a soft entry never displaces another partition's hard
+ *    entry: it is not stored (placement is deterministic, so a soft session loses nothing).
+ */
 export class MemoryBindingStore implements BindingStore {
   private readonly partitions = new Map<string, Partition>();
   private readonly sizes = new PartitionSizes<Partition>();

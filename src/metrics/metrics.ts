@@ -52,11 +52,6 @@ function initialise(metrics: Metrics): void {
 }
 
 /**
- * Every metric of one processor instance, in a registry of its own (no global
- * registry, so tests and several instances run side by side). Labels carry
- * account names, sources and outcomes only, never client values.
- */
-/**
  * Counts that change on every stream and request, kept as plain numbers: the gauges
  * that show them read them when scraped, instead of a gauge update per message.
  */
@@ -80,6 +75,11 @@ export class LiveCounts {
   }
 }
 
+/**
+ * Every metric of one processor instance, in a registry of its own (no global
+ * registry, so tests and several instances run side by side). Labels carry
+ * account names, sources and outcomes only, never client values.
+ */
 export class Metrics {
   readonly registry = new Registry();
   readonly requests: Counter<'pool' | 'strength' | 'source' | 'outcome' | 'account'>;
