@@ -207,7 +207,6 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   };
   registerAccountGauges(metrics, statuses);
 
-  let openStreams = 0;
   /** Streams taken on (refused ones are open too, for a moment, but not counted here). */
   let admittedStreams = 0;
   const maxOpenStreams = config.grpc.maxOpenStreams;
@@ -242,11 +241,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
           return { release: releaseStream };
         },
         onStreamStart: () => {
-          openStreams++;
           metrics.live.openStreams++;
         },
         onStreamEnd: () => {
-          openStreams--;
           metrics.live.openStreams--;
         },
         onPhaseTimed: (phase, seconds) => metrics.phaseSeconds.observe({ phase }, seconds),
@@ -308,7 +305,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       graceMilliseconds: config.shutdown.grace,
       idleMilliseconds: config.shutdown.idle,
       envoyAdmin: config.shutdown.envoyAdmin,
-      openStreams: () => openStreams,
+      openStreams: () => metrics.live.openStreams,
     });
     await stop(0);
     return outcome;

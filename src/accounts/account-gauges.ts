@@ -31,6 +31,8 @@ export function registerAccountGauges(metrics: Metrics, statuses: () => readonly
   perAccount('account_recent_failures', '5xx and resets in the health window.', (status) => status.recentFailures);
   perAccount('account_usable', '1 when the account takes new sessions (not cooling, failing or drained).', (status) => (status.usable ? 1 : 0));
   perAccount('account_drained', '1 while an operator has drained the account.', (status) => (status.drained ? 1 : 0));
+  // This replica's count, the one placement reads: requests routed to the account and not finished.
+  perAccount('in_flight_requests', 'Routed requests not finished, by account.', (status) => status.inFlight);
   const info: Gauge<'account' | 'domain' | 'profile' | 'state'> = new Gauge({
     name: `${prefix}account_info`,
     help: 'Always 1: the account\'s domain, profile and state as labels.',

@@ -52,26 +52,18 @@ function initialise(metrics: Metrics): void {
 }
 
 /**
- * Counts that change on every stream and request, kept as plain numbers: the gauges
- * that show them read them when scraped, instead of a gauge update per message.
+ * Counts that change on every stream, kept as plain numbers: the gauges that show
+ * them read them when scraped, instead of a gauge update per message. (Requests in
+ * flight are the account state's own count, exported with the account gauges.)
  */
 export class LiveCounts {
   openStreams = 0;
   readonly streamsByPhase = new Map<string, number>();
-  readonly inFlightByAccount = new Map<string, number>();
 
   /** A stream moved from one phase to the next (undefined: it opened, or it ended). */
   phaseChanged(previous: string | undefined, next: string | undefined): void {
     if (previous !== undefined) this.streamsByPhase.set(previous, (this.streamsByPhase.get(previous) ?? 0) - 1);
     if (next !== undefined) this.streamsByPhase.set(next, (this.streamsByPhase.get(next) ?? 0) + 1);
-  }
-
-  requestStarted(account: string): void {
-    this.inFlightByAccount.set(account, (this.inFlightByAccount.get(account) ?? 0) + 1);
-  }
-
-  requestFinished(account: string): void {
-    this.inFlightByAccount.set(account, (this.inFlightByAccount.get(account) ?? 0) - 1);
   }
 }
 
@@ -100,10 +92,9 @@ export class Metrics {
   readonly heals: Counter<'outcome'>;
   readonly upstreamErrors: Counter<'account' | 'error_class'>;
   readonly bodyRejections: Counter<'code'>;
-  /** Read by the open-stream and in-flight gauges when scraped. */
+  /** Read by the open-stream gauges when scraped. */
   readonly live = new LiveCounts();
   readonly streams: Gauge;
-  readonly inFlight: Gauge<'account'>;
   readonly orphans: Counter<'outcome'>;
   readonly proofs: Counter<'kind'>;
   readonly exclusions: Counter<'scope'>;
@@ -168,15 +159,6 @@ export class Metrics {
       registers,
       collect() {
         this.set(live.openStreams);
-      },
-    });
-    this.inFlight = new Gauge({
-      name: `${prefix}in_flight_requests`,
-      help: 'Routed requests not finished, by account.',
-      labelNames: ['account'],
-      registers,
-      collect() {
-        for (const [account, count] of live.inFlightByAccount) this.set({ account }, count);
       },
     });
     this.orphans = new Counter({

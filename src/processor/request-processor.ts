@@ -239,7 +239,6 @@ export class AffinityRequestProcessor implements RequestProcessor {
       // The stream may have ended (cancelled) while the store answered.
       this.context.accountState.requestStarted(account.name);
       this.accountCounted = account.name;
-      metrics.live.requestStarted(account.name);
     }
     metrics.requests.inc({ pool: pool.name, strength: decision.strength, source: decision.source, outcome: decision.outcome, account: account.name });
     if (decision.orphan) metrics.orphans.inc({ outcome: 'placed' });
@@ -335,7 +334,6 @@ export class AffinityRequestProcessor implements RequestProcessor {
   private releaseInFlight(): void {
     if (this.accountCounted === undefined) return;
     this.context.accountState.requestFinished(this.accountCounted);
-    this.context.metrics.live.requestFinished(this.accountCounted);
     this.accountCounted = undefined;
   }
 }

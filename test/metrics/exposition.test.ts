@@ -74,12 +74,15 @@ describe('metrics exposition', () => {
     expect(byPhase.find((metric) => metric.labels!.phase === 'request_body')!.value).toBe('1');
     // Routed and not finished: counted in flight on its account, and as one open stream.
     const routed = await scrape(processor);
-    expect(family(routed.families, 'codex_affinity_in_flight_requests')!.metrics.map((metric) => metric.value)).toEqual(['1']);
+    // One series per configured account: the routed one counts its request, the others none.
+    const inFlight = family(routed.families, 'codex_affinity_in_flight_requests')!.metrics;
+    expect(inFlight.map((metric) => metric.labels!.account).sort()).toEqual(['acct-a', 'acct-b', 'acct-c']);
+    expect(inFlight.map((metric) => metric.value).sort()).toEqual(['0', '0', '1']);
     expect(family(routed.families, 'codex_affinity_open_streams')!.metrics[0]!.value).toBe('1');
     open.cancel();
     await expect.poll(async () => family((await scrape(processor!)).families, 'codex_affinity_open_streams_by_phase')!.metrics.every((metric) => metric.value === '0')).toBe(true);
     const after = await scrape(processor);
-    expect(family(after.families, 'codex_affinity_in_flight_requests')!.metrics.map((metric) => metric.value)).toEqual(['0']);
+    expect(family(after.families, 'codex_affinity_in_flight_requests')!.metrics.map((metric) => metric.value)).toEqual(['0', '0', '0']);
     expect(family(after.families, 'codex_affinity_open_streams')!.metrics[0]!.value).toBe('0');
   });
 
