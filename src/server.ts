@@ -214,7 +214,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     admittedStreams--;
   };
   const definition = loadExternalProcessor();
-  // Answers are encoded with their dynamic metadata cached (extproc/response-encoder.ts).
+  // Answers go out through the processor's own encoder (extproc/response-encoder.ts): the same bytes as proto-loader's, cheaper.
   const service = { ...definition.service, Process: { ...definition.service.Process!, responseSerialize: createResponseEncoder() } };
   const grpcServer = new grpc.Server({
     'grpc.max_receive_message_length': 64 * 1024 * 1024,

@@ -23,18 +23,9 @@ export class TimedStore implements BindingStore {
     initialiseStoreMetrics(metrics);
   }
 
-  /** One histogram child per operation: no label hashing on every call. */
-  private readonly observers = new Map<string, { observe(seconds: number): void }>();
-
-  private observer(operation: (typeof STORE_OPERATIONS)[number]): { observe(seconds: number): void } {
-    let observer = this.observers.get(operation);
-    if (!observer) this.observers.set(operation, (observer = this.metrics.storeSeconds.labels({ operation })));
-    return observer;
-  }
-
   private timed<T>(operation: (typeof STORE_OPERATIONS)[number], call: () => Promise<T>): Promise<T> {
     const started = performance.now();
-    const observed = (): void => this.observer(operation).observe((performance.now() - started) / 1000);
+    const observed = (): void => this.metrics.storeSeconds.observe({ operation }, (performance.now() - started) / 1000);
     let pending: Promise<T>;
     try {
       pending = call();

@@ -61,12 +61,6 @@ export class CountingHistogram<Label extends string> {
     this.add(this.seriesOf(labels[this.config.labelName]), seconds);
   }
 
-  /** The series of one label value, for callers that observe it often. */
-  labels(labels: Readonly<Record<Label, string>>): { observe(seconds: number): void } {
-    const series = this.seriesOf(labels[this.config.labelName]);
-    return { observe: (seconds) => this.add(series, seconds) };
-  }
-
   /** Starts timing; the returned function observes the seconds since. */
   startTimer(labels: Readonly<Record<Label, string>>): () => void {
     const series = this.seriesOf(labels[this.config.labelName]);

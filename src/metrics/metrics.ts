@@ -42,7 +42,6 @@ export const REJECTION_CODES = [
  * than absent before the first event (dashboards and alerts read 0, not "no data").
  */
 function initialise(metrics: Metrics): void {
-  for (const phase of PHASES) metrics.streamsByPhase.set({ phase }, 0);
   for (const reason of MOVE_REASONS) metrics.bindingMoves.inc({ reason }, 0);
   for (const code of REJECTION_CODES) metrics.rejections.inc({ code }, 0);
   for (const outcome of ['applied', 'refused']) metrics.configReloads.inc({ outcome }, 0);
