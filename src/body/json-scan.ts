@@ -132,12 +132,15 @@ class Scanner {
   /** Reads a string that is expected to be short (a key or a small value). */
   readString(): string {
     const span = this.skipString();
+    if (this.hasEscape(span)) return this.decodeEscaped(span);
+    return this.buffer.toString('utf8', span.start + 1, span.end - 1);
+  }
+
+  /** Whether a string's contents hold a backslash, looked for in place (no slice object per string). */
+  private hasEscape(span: Span): boolean {
     const raw = this.buffer;
-    // Fast path: no escapes. Bytes are compared in place: no slice object per string.
-    for (let index = span.start + 1; index < span.end - 1; index++) {
-      if (raw[index] === BACKSLASH) return this.decodeEscaped(span);
-    }
-    return raw.toString('utf8', span.start + 1, span.end - 1);
+    for (let index = span.start + 1; index < span.end - 1; index++) if (raw[index] === BACKSLASH) return true;
+    return false;
   }
 
   private decodeEscaped(span: Span): string {
@@ -155,14 +158,12 @@ class Scanner {
    */
   readKnownKey<Key extends string>(known: readonly Key[]): Key | undefined {
     const span = this.skipString();
+    if (this.hasEscape(span)) {
+      const decoded = this.decodeEscaped(span);
+      return known.find((key) => key === decoded);
+    }
     const raw = this.buffer;
     const length = span.end - span.start - 2;
-    for (let index = span.start + 1; index < span.end - 1; index++) {
-      if (raw[index] === BACKSLASH) {
-        const decoded = this.decodeEscaped(span);
-        return known.find((key) => key === decoded);
-      }
-    }
     for (const key of known) {
       if (key.length !== length) continue;
       let same = true;
