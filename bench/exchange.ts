@@ -1,4 +1,4 @@
-import { IMMEDIATE_RESPONSE_FIELD, openProcessCall, type ProcessClient } from './ext-proc-call.js';
+import { IMMEDIATE_RESPONSE_FIELD, type ProcessClient } from './ext-proc-call.js';
 
 /** The ext_proc messages of one HTTP exchange, as Envoy sends them. */
 export type ExchangeSpec =
@@ -32,7 +32,7 @@ function headerMap(headers: Record<string, string>) {
   return { headers: Object.entries(headers).map(([key, value]) => ({ key, raw_value: Buffer.from(value) })) };
 }
 
-const SEND_TIMEOUT_MS = 30_000;
+const EXCHANGE_TIMEOUT_MS = 30_000;
 
 /** ProcessingResponse fields answering each phase. */
 const PHASE_FIELD = { request_headers: 1, response_headers: 2, request_body: 3, response_body: 4 } as const;
@@ -47,14 +47,12 @@ function elapsed(since: bigint): number {
  * the load generator counts against the exchange, not hidden by it.
  */
 export async function runExchange(client: ProcessClient, spec: ExchangeSpec, recorder: Recorder, startedAt = process.hrtime.bigint()): Promise<void> {
-  const { send, end } = openProcessCall(client);
-  const timed = async (phase: Phase, message: Parameters<typeof send>[0]) => {
+  const call = client.open();
+  // One timer per exchange, not one per message: an exchange not done in time counts as an error.
+  const timer = setTimeout(() => call.cancel('no answer in time'), EXCHANGE_TIMEOUT_MS);
+  const timed = async (phase: Phase, message: Parameters<typeof call.send>[0]) => {
     const sent = process.hrtime.bigint();
-    let timer: NodeJS.Timeout | undefined;
-    const answer = await Promise.race([
-      send(message),
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no answer in time')), SEND_TIMEOUT_MS))),
-    ]).finally(() => clearTimeout(timer));
+    const answer = await call.send(message);
     recorder.add(phase, elapsed(sent));
     if (answer.fields.has(IMMEDIATE_RESPONSE_FIELD)) throw new Error('immediate response');
     // The answer must be of the phase asked (ProcessingResponse's oneof numbers follow ProcessingRequest's, one lower).
@@ -96,6 +94,7 @@ export async function runExchange(client: ProcessClient, spec: ExchangeSpec, rec
   } catch {
     recorder.errors++;
   } finally {
-    end();
+    clearTimeout(timer);
+    call.end();
   }
 }

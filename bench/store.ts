@@ -6,14 +6,12 @@
  *
  *   npm run bench:store [-- --requests 2000 --concurrency 8]
  */
-import * as grpc from '@grpc/grpc-js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { loadExternalProcessor } from '../src/extproc/proto.js';
-import { openProcessCall, type ProcessClient } from './ext-proc-call.js';
+import { createBenchClient, type ProcessClient } from './ext-proc-call.js';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '2000' }, concurrency: { type: 'string', default: '8' } } });
 const REQUESTS = Number(values.requests);
@@ -37,7 +35,9 @@ function sse(session: string, turn: number): Buffer {
 
 /** One exchange; returns the decision's latency and the response phase's (ms). */
 async function exchange(client: Client, session: string, turn: number): Promise<[number, number]> {
-  const { send, end } = openProcessCall(client);
+  const call = client.open();
+  const send = call.send;
+  const end = call.end;
   await send({ request_headers: { headers: headerMap({ ':method': 'POST', ':path': '/v1/responses', 'content-type': 'application/json', authorization: 'Bearer k', 'session-id': session }), end_of_stream: false } });
   const decided = process.hrtime.bigint();
   await send({ request_body: { body: body(session, turn), end_of_stream: true } });
@@ -83,9 +83,8 @@ async function spawnServer(kind: string): Promise<{ child: ChildProcess; address
 }
 
 async function main(): Promise<void> {
-  const { client: Client } = loadExternalProcessor();
   const servers = { memory: await spawnServer('affinity'), 'redis, near cache': await spawnServer('affinity-redis'), 'redis, no near cache': await spawnServer('affinity-redis-direct') };
-  const clients = Object.fromEntries(Object.entries(servers).map(([name, server]) => [name, new Client(server.address, grpc.credentials.createInsecure()) as unknown as Client]));
+  const clients = Object.fromEntries(Object.entries(servers).map(([name, server]) => [name, createBenchClient(server.address)]));
   console.log(`requests=${REQUESTS} per case, concurrency=${CONCURRENCY}, ${SESSIONS} resumed sessions`);
   const rows: string[] = [];
   try {
