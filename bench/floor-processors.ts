@@ -1,5 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
+import { HTTP2_WINDOW_BYTES } from '../src/config/schema.js';
 import { loadExternalProcessor } from '../src/extproc/proto.js';
+import { widenReceiveWindows } from '../src/extproc/receive-window.js';
 import type { RequestKind, WireProcessingRequest, WireProcessingResponse } from '../src/extproc/wire-types.js';
 
 /**
@@ -31,6 +33,8 @@ function answer(kind: FloorKind, message: WireProcessingRequest): WireProcessing
 
 export async function startFloorProcessor(kind: FloorKind): Promise<{ address: string; stop(): Promise<void> }> {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024 });
+  // The same HTTP/2 receive windows as the processor's defaults: the floors differ from it only in doing nothing.
+  if (!widenReceiveWindows(server, { streamBytes: HTTP2_WINDOW_BYTES.stream, connectionBytes: HTTP2_WINDOW_BYTES.connection })) throw new Error('grpc-js: receive windows cannot be set');
   server.addService(loadExternalProcessor().service, {
     Process: (call: grpc.ServerDuplexStream<WireProcessingRequest, WireProcessingResponse>) => {
       call.on('data', (message: WireProcessingRequest) => call.write(answer(kind, message)));

@@ -28,6 +28,7 @@ import { loadExternalProcessor } from './extproc/proto.js';
 import { createResponseEncoder } from './extproc/response-encoder.js';
 import { serveProcessStream } from './extproc/stream.js';
 import { grpcBindAddress, grpcServerCredentials, listenerExposure } from './extproc/listener.js';
+import { widenReceiveWindows } from './extproc/receive-window.js';
 import type { WireProcessingRequest, WireProcessingResponse } from './extproc/wire-types.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { Metrics } from './metrics/metrics.js';
@@ -221,6 +222,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     'grpc.max_send_message_length': 64 * 1024 * 1024,
     ...(config.grpc.maxConcurrentStreamsPerConnection !== undefined ? { 'grpc.max_concurrent_streams': config.grpc.maxConcurrentStreamsPerConnection } : {}),
   });
+  if (!widenReceiveWindows(grpcServer, { streamBytes: config.grpc.streamWindowBytes, connectionBytes: config.grpc.connectionWindowBytes })) {
+    logger.warn('this grpc-js has no HTTP/2 server factory to wrap: grpc.streamWindowBytes and grpc.connectionWindowBytes are not applied (Node defaults of 64 KiB)');
+  }
   grpcServer.addService(service, {
     Process: (call: grpc.ServerDuplexStream<WireProcessingRequest, WireProcessingResponse>) =>
       serveProcessStream(call, {

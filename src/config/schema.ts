@@ -126,6 +126,12 @@ const storeSchema = z.discriminatedUnion('kind', [
   }),
 ]);
 
+/**
+ * HTTP/2 receive windows (extproc/receive-window.ts): the defaults, and HTTP/2's bounds
+ * (RFC 9113, 6.5.2 and 6.9.1). Node's own default is 64 KiB for both.
+ */
+export const HTTP2_WINDOW_BYTES = { stream: 1024 * 1024, connection: 16 * 1024 * 1024, smallest: 65_535, largest: 2 ** 31 - 1 } as const;
+
 export const configSchema = z.strictObject({
   grpc: z
     .strictObject({
@@ -145,6 +151,10 @@ export const configSchema = z.strictObject({
       maxOpenStreams: z.number().int().min(0).default(0),
       /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS of each connection (grpc-js `grpc.max_concurrent_streams`); unset: no bound. */
       maxConcurrentStreamsPerConnection: z.number().int().positive().optional(),
+      /** HTTP/2 receive window of each stream (SETTINGS_INITIAL_WINDOW_SIZE): request bytes Envoy may send before the processor acknowledges them. */
+      streamWindowBytes: z.number().int().min(HTTP2_WINDOW_BYTES.smallest).max(HTTP2_WINDOW_BYTES.largest).default(HTTP2_WINDOW_BYTES.stream),
+      /** HTTP/2 receive window of each connection, shared by its streams. */
+      connectionWindowBytes: z.number().int().min(HTTP2_WINDOW_BYTES.smallest).max(HTTP2_WINDOW_BYTES.largest).default(HTTP2_WINDOW_BYTES.connection),
     })
     .prefault({}),
   http: z
