@@ -24,8 +24,8 @@ export function renderTable(result: BenchResult): string {
     '|---|---|---|---|',
     ...result.targets.map((target) => `| ${target.name} | ${target.target} ${target.unit} | ${target.value === null ? 'not run' : `${target.value} ${target.unit}`} | ${target.met ? 'yes' : '**no**'} |`),
     '',
-    '| case | server | exchanges/s | exchange p50 / p99 / p99.9 ms | per-phase p50 / p99 ms | CPU ms per exchange | errors |',
-    '|---|---|---|---|---|---|---|',
+    '| case | server | exchanges/s | exchange p50 / p99 / p99.9 ms | per-phase p50 / p99 ms | CPU ms per exchange | GC pauses (longest ms) | errors |',
+    '|---|---|---|---|---|---|---|---|',
   ];
   for (const [id, benchCase] of Object.entries(result.cases)) {
     for (const [role, run] of Object.entries(benchCase.runs)) {
@@ -35,11 +35,11 @@ export function renderTable(result: BenchResult): string {
         .map(([phase, summary]) => `${phase} ${number(summary.p50)} / ${number(summary.p99)}`)
         .join('; ');
       lines.push(
-        `| ${id} | ${role} (${run.server}) | ${run.throughput} | ${number(exchange?.p50)} / ${number(exchange?.p99)} / ${number(exchange?.p999)} | ${phases} | ${number(run.cpuPerExchangeMs)} | ${run.errors} |`,
+        `| ${id} | ${role} (${run.server}) | ${run.throughput} | ${number(exchange?.p50)} / ${number(exchange?.p99)} / ${number(exchange?.p999)} | ${phases} | ${number(run.cpuPerExchangeMs)} | ${run.gc.pauses} (${number(run.gc.longestMilliseconds)}) | ${run.errors} |`,
       );
     }
     if (benchCase.values) {
-      lines.push(`| ${id} | | | ${Object.entries(benchCase.values).map(([name, value]) => `${name} ${value}`).join('; ')} | | | |`);
+      lines.push(`| ${id} | | | ${Object.entries(benchCase.values).map(([name, value]) => `${name} ${value}`).join('; ')} | | | | |`);
     }
   }
   return lines.join('\n');

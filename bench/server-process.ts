@@ -1,3 +1,4 @@
+import { PerformanceObserver } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { parseConfig } from '../src/config/load.js';
 import { createLogger } from '../src/logging/logger.js';
@@ -7,7 +8,7 @@ import { startFloorProcessor } from './floor-processors.js';
 /**
  * Runs one processor in its own process (so the load generator and the server
  * do not share an event loop). Prints its address as the first stdout line,
- * then answers each `stats` line on stdin with its CPU time and RSS.
+ * then answers each `stats` line on stdin with its CPU time, RSS and garbage-collection pauses.
  *
  * Kinds: noop, echo (floors); affinity (openai accounts), affinity-codex
  * (chatgpt-codex accounts: bodies rewritten), affinity-redis (Redis store with
@@ -45,9 +46,23 @@ if (kind === 'noop' || kind === 'echo') {
   process.stdout.write(`${JSON.stringify({ address: server.grpcAddress })}\n`);
 }
 
+// Garbage-collection pauses of the main thread: every one holds all streams, so they are
+// what a small request waits behind when large bodies come in (external memory makes V8 collect).
+const gc = { pauses: 0, milliseconds: 0, longestMilliseconds: 0 };
+new PerformanceObserver((entries) => {
+  for (const entry of entries.getEntries()) {
+    gc.pauses++;
+    gc.milliseconds += entry.duration;
+    gc.longestMilliseconds = Math.max(gc.longestMilliseconds, entry.duration);
+  }
+}).observe({ entryTypes: ['gc'] });
+
 createInterface({ input: process.stdin }).on('line', (line) => {
-  if (line.trim() !== 'stats') return;
+  const command = line.trim();
+  if (command !== 'stats' && command !== 'stats window') return;
   const cpu = process.cpuUsage();
-  process.stdout.write(`${JSON.stringify({ cpuMicroseconds: cpu.user + cpu.system, rssBytes: process.memoryUsage.rss() })}\n`);
+  // `stats window` starts a measured window: the longest pause it reports is since the last one.
+  process.stdout.write(`${JSON.stringify({ cpuMicroseconds: cpu.user + cpu.system, rssBytes: process.memoryUsage.rss(), gcPauses: gc.pauses, gcMilliseconds: gc.milliseconds, gcLongestMilliseconds: gc.longestMilliseconds })}\n`);
+  if (command === 'stats window') gc.longestMilliseconds = 0;
 });
 process.stdin.on('end', () => process.exit(0));

@@ -5,13 +5,23 @@ import { createBenchClient, type ProcessClient } from './ext-proc-call.js';
 
 export type ServerKind = 'noop' | 'echo' | 'affinity' | 'affinity-codex' | 'affinity-redis';
 
+/** A server process's counters: CPU, RSS, and its garbage-collection pauses (the longest since the last call). */
+export interface ServerStats {
+  readonly cpuMicroseconds: number;
+  readonly rssBytes: number;
+  readonly gcPauses: number;
+  readonly gcMilliseconds: number;
+  readonly gcLongestMilliseconds: number;
+}
+
 /** A server under test in a process of its own, with a client and its CPU/RSS on demand. */
 export interface BenchServer {
   readonly kind: ServerKind;
   readonly pid: number;
   readonly address: string;
   readonly client: ProcessClient;
-  stats(): Promise<{ cpuMicroseconds: number; rssBytes: number }>;
+  /** `window`: a measured window starts or ends here (the longest pause is since the previous one). */
+  stats(window?: boolean): Promise<ServerStats>;
   stop(): void;
 }
 
@@ -30,11 +40,11 @@ export async function startBenchServer(kind: ServerKind, profileDirectory?: stri
     pid: child.pid!,
     address,
     client,
-    stats: async () => {
-      child.stdin!.write('stats\n');
+    stats: async (window = false) => {
+      child.stdin!.write(window ? 'stats window\n' : 'stats\n');
       const line = await lines.next();
       if (line.done) throw new Error(`${kind} server exited`);
-      return JSON.parse(line.value) as { cpuMicroseconds: number; rssBytes: number };
+      return JSON.parse(line.value) as ServerStats;
     },
     // Closing stdin lets the server exit on its own, which writes its CPU profile.
     stop: () => {

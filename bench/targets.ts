@@ -12,6 +12,8 @@ export interface ServerRun {
   readonly cpuPerExchangeMs: number;
   /** Server RSS at the end of the case, bytes. */
   readonly rssBytes: number;
+  /** The server's garbage-collection pauses while measured: how many, their total and the longest, ms. */
+  readonly gc: { readonly pauses: number; readonly milliseconds: number; readonly longestMilliseconds: number };
   readonly phases: Readonly<Record<string, Summary>>;
 }
 

@@ -10,6 +10,7 @@ function run(server: string, phases: Record<string, { p50: number; p99: number }
     throughput,
     cpuPerExchangeMs: 0.5,
     rssBytes: 1,
+    gc: { pauses: 0, milliseconds: 0, longestMilliseconds: 0 },
     phases: Object.fromEntries(Object.entries(phases).map(([phase, { p50, p99 }]) => [phase, { count: 100, p50, p99, p999: p99, max: p99 }])),
   };
 }
