@@ -101,7 +101,7 @@ describe('charts/codex-affinity: what each variant renders', () => {
     expect(objects.map((o) => o.kind).sort()).toEqual(['ConfigMap', 'ConfigMap', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'Service', 'ServiceAccount']);
     expect(ofKind('default', 'Deployment')[0].spec.replicas).toBe(1);
     expect(config.store.kind).toBe('memory');
-    expect(config.grpc).toEqual({ host: '127.0.0.1', port: 50051, maxOpenStreams: 0 });
+    expect(config.grpc).toEqual({ host: '127.0.0.1', port: 50051, maxOpenStreams: 0, streamWindowBytes: 1024 * 1024, connectionWindowBytes: 16 * 1024 * 1024 });
     expect(config.shutdown.envoyAdmin).toBe('127.0.0.1:9901');
     expect(podOf('default').spec.volumes.map((v: Json) => v.name)).not.toContain('secrets');
     expect(config.accounts.every((account) => account.credential === undefined)).toBe(true); // clients' own keys pass through

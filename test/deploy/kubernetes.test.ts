@@ -86,7 +86,7 @@ describe(`deploy/kubernetes rendered by kubectl kustomize (${kubectlVersion()})`
 
 describe('deploy/kubernetes: the two configs', () => {
   it('the processor config is what the pod needs: loopback gRPC, admin on the pod, drain after Envoy', () => {
-    expect(CONFIG.grpc).toEqual({ host: '127.0.0.1', port: 50051, maxOpenStreams: 0 });
+    expect(CONFIG.grpc).toEqual({ host: '127.0.0.1', port: 50051, maxOpenStreams: 0, streamWindowBytes: 1024 * 1024, connectionWindowBytes: 16 * 1024 * 1024 });
     expect(CONFIG.http).toEqual({ host: '0.0.0.0', port: 9464 });
     expect(CONFIG.shutdown.envoyAdmin).toBe(`127.0.0.1:${CONFIG.envoy.adminPort}`);
     expect(CONFIG.store.kind).toBe('memory');
