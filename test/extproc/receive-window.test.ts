@@ -2,13 +2,15 @@
 // connection may carry before the processor acknowledges it. Read from the client's side
 // of a real connection, as Envoy sees them, so a grpc-js upgrade that drops the hook fails here.
 import * as grpc from '@grpc/grpc-js';
-import { connect, type ClientHttp2Session } from 'node:http2';
+import { readFileSync, rmSync } from 'node:fs';
+import { connect, type ClientHttp2Session, type SecureClientSessionOptions } from 'node:http2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { HTTP2_WINDOW_BYTES, type ConfigInput } from '../../src/config/schema.js';
 import { widenReceiveWindows } from '../../src/extproc/receive-window.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { makeTestCertificates } from '../support/certificates.js';
 
 let server: RunningServer | undefined;
 let client: ClientHttp2Session | undefined;
@@ -28,8 +30,8 @@ async function start(grpcConfig: ConfigInput['grpc'] = {}): Promise<string> {
 }
 
 /** The windows a client of `address` may fill: per stream (the server's SETTINGS) and for the connection. */
-async function announcedWindows(address: string, expectedStreamBytes: number): Promise<{ streamBytes: number; connectionBytes: number }> {
-  const session = connect(`http://${address}`);
+async function announcedWindows(address: string, expectedStreamBytes: number, tls?: SecureClientSessionOptions): Promise<{ streamBytes: number; connectionBytes: number }> {
+  const session = tls ? connect(`https://${address}`, tls) : connect(`http://${address}`);
   client = session;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no SETTINGS with a window of ${expectedStreamBytes} within 3 s (last: ${session.remoteSettings?.initialWindowSize})`)), 3000);
@@ -57,6 +59,16 @@ describe('HTTP/2 receive windows', () => {
   it('announces the configured windows', async () => {
     const address = await start({ streamWindowBytes: 200_000, connectionWindowBytes: 3_000_000 });
     expect(await announcedWindows(address, 200_000)).toEqual({ streamBytes: 200_000, connectionBytes: 3_000_000 });
+  });
+
+  it('announces them on a TLS listener too (the same HTTP/2 server factory, a secure server)', async () => {
+    const certificates = makeTestCertificates();
+    try {
+      const configured = await start({ streamWindowBytes: 300_000, tls: { certFile: certificates.serverCertFile, keyFile: certificates.serverKeyFile } });
+      expect(await announcedWindows(configured, 300_000, { ca: readFileSync(certificates.caFile) })).toEqual({ streamBytes: 300_000, connectionBytes: 16 * 1024 * 1024 });
+    } finally {
+      rmSync(certificates.directory, { recursive: true, force: true });
+    }
   });
 
   it('refuses windows HTTP/2 does not allow, naming the setting', () => {
