@@ -76,6 +76,8 @@ const MAX_DEPTH = 512;
 
 /** The keys of an input item the scan reads (ASCII, so compared byte by byte). */
 const ITEM_KEYS = ['type', 'id', 'role', 'encrypted_content'] as const;
+/** The item types a resumed Codex body repeats hundreds of times (any other type is decoded as it comes). */
+const ITEM_TYPES = ['message', 'reasoning', 'function_call', 'function_call_output', 'custom_tool_call', 'custom_tool_call_output', 'local_shell_call', 'local_shell_call_output', 'web_search_call', 'item_reference'];
 
 class Scanner {
   position = 0;
@@ -162,6 +164,21 @@ class Scanner {
       const decoded = this.decodeEscaped(span);
       return known.find((key) => key === decoded);
     }
+    return this.knownAt(span, known);
+  }
+
+  /**
+   * Reads a short string value; one of `known` comes back as that constant, compared
+   * in place (no decoding, no new string per item), any other is decoded.
+   */
+  readStringAmong(known: readonly string[]): string {
+    const span = this.skipString();
+    if (this.hasEscape(span)) return this.decodeEscaped(span);
+    return this.knownAt(span, known) ?? this.buffer.toString('utf8', span.start + 1, span.end - 1);
+  }
+
+  /** Which of `known` (ASCII) a string without escapes spells, byte for byte. */
+  private knownAt<Key extends string>(span: Span, known: readonly Key[]): Key | undefined {
     const raw = this.buffer;
     const length = span.end - span.start - 2;
     for (const key of known) {
@@ -285,10 +302,10 @@ class Scanner {
       if (this.peek() !== QUOTE) this.fail('expected object key');
       const key = this.readKnownKey(ITEM_KEYS);
       this.expect(COLON, "':'");
-      if (key === 'type' || key === 'id') {
-        const value = this.peek() === QUOTE ? this.readString() : (this.skipValue(3), undefined);
-        if (key === 'type') type = value;
-        else id = value;
+      if (key === 'type') {
+        type = this.peek() === QUOTE ? this.readStringAmong(ITEM_TYPES) : (this.skipValue(3), undefined);
+      } else if (key === 'id') {
+        id = this.peek() === QUOTE ? this.readString() : (this.skipValue(3), undefined);
       } else if (key === 'role') {
         hasRole = true;
         this.skipValue(3);

@@ -80,14 +80,20 @@ describe('scanJsonBody', () => {
     );
   });
 
-  it('reads item keys exactly: escaped spellings count, near misses do not (as JSON.parse reads them)', () => {
+  it('reads item keys and types exactly: escaped spellings count, near misses do not (as JSON.parse reads them)', () => {
     const escape = (key: string, how: number): string =>
       how === 0 ? JSON.stringify(key) : `"${[...key].map((char, index) => (index % how === 0 ? `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}` : char)).join('')}"`;
     const keyName = fc.constantFrom('type', 'id', 'role', 'encrypted_content', 'typ', 'types', 'Type', 'ids', 'i', 'rol', 'encrypted_contenT', 'encrypted_content_', '');
-    const member = fc.tuple(keyName, fc.integer({ min: 0, max: 3 }), fc.oneof(fc.string({ maxLength: 6 }), fc.constant(null), fc.integer()));
+    // Type values the scan knows by their bytes, their near misses, and both escaped.
+    const typeName = fc.constantFrom('reasoning', 'reasonin', 'reasonings', 'Reasoning', 'message', 'messagE', 'function_call', 'function_call_output', 'function_call_outpu', 'item_reference', 'web_search_call', 'local_shell_call_output', '');
+    const value = fc.oneof(
+      fc.oneof(fc.string({ maxLength: 6 }), fc.constant(null), fc.integer()).map((plain) => JSON.stringify(plain)),
+      fc.tuple(typeName, fc.integer({ min: 0, max: 3 })).map(([name, how]) => escape(name, how)),
+    );
+    const member = fc.tuple(keyName, fc.integer({ min: 0, max: 3 }), value);
     fc.assert(
       fc.property(fc.array(fc.array(member, { maxLength: 6 }), { maxLength: 5 }), (items) => {
-        const text = `{"input":[${items.map((members) => `{${members.map(([key, how, value]) => `${escape(key, how)}:${JSON.stringify(value)}`).join(',')}}`).join(',')}]}`;
+        const text = `{"input":[${items.map((members) => `{${members.map(([key, how, raw]) => `${escape(key, how)}:${raw}`).join(',')}}`).join(',')}]}`;
         const scan = scanJsonBody(Buffer.from(text));
         const parsed = (JSON.parse(text) as { input: Array<Record<string, unknown>> }).input;
         expect(scan.inputItems!.map((item) => [item.type, item.id, item.hasRole, item.hasEncryptedContent])).toEqual(
