@@ -77,7 +77,8 @@ async function run(client: Client, phase: 'new' | 'resumed', offset: number): Pr
 
 async function spawnServer(kind: string): Promise<{ child: ChildProcess; address: string }> {
   const script = fileURLToPath(new URL('./server-process.js', import.meta.url));
-  const child = spawn(process.execPath, [script, kind], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // stdin stays open: a server process exits when its stdin ends (bench/server-process.ts).
+  const child = spawn(process.execPath, [script, kind], { stdio: ['pipe', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
   return { child, address: (JSON.parse(line) as { address: string }).address };
 }
