@@ -28,7 +28,8 @@ export class Recorder {
   }
 }
 
-function headerMap(headers: Record<string, string>) {
+/** A HeaderMap of `raw_value`s, as current Envoy sends it. */
+export function headerMap(headers: Record<string, string>) {
   return { headers: Object.entries(headers).map(([key, value]) => ({ key, raw_value: Buffer.from(value) })) };
 }
 

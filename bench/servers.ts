@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createBenchClient, type ProcessClient } from './ext-proc-call.js';
 
-export type ServerKind = 'noop' | 'echo' | 'affinity' | 'affinity-codex' | 'affinity-redis';
+export type ServerKind = 'noop' | 'echo' | 'affinity' | 'affinity-codex' | 'affinity-redis' | 'affinity-redis-direct';
 
 /** A server process's counters: CPU, RSS, and its garbage-collection pauses (the longest since the last call). */
 export interface ServerStats {

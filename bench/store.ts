@@ -6,12 +6,11 @@
  *
  *   npm run bench:store [-- --requests 2000 --concurrency 8]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { createBenchClient, type ProcessClient } from './ext-proc-call.js';
+import { headerMap } from './exchange.js';
+import type { ProcessClient } from './ext-proc-call.js';
+import { startBenchServer } from './servers.js';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '2000' }, concurrency: { type: 'string', default: '8' } } });
 const REQUESTS = Number(values.requests);
@@ -20,7 +19,6 @@ const SESSIONS = 200;
 
 type Client = ProcessClient;
 
-const headerMap = (headers: Record<string, string>) => ({ headers: Object.entries(headers).map(([key, value]) => ({ key, raw_value: Buffer.from(value) })) });
 
 function body(session: string, turn: number): Buffer {
   const input: unknown[] = [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: `task ${session}` }] }];
@@ -36,17 +34,15 @@ function sse(session: string, turn: number): Buffer {
 /** One exchange; returns the decision's latency and the response phase's (ms). */
 async function exchange(client: Client, session: string, turn: number): Promise<[number, number]> {
   const call = client.open();
-  const send = call.send;
-  const end = call.end;
-  await send({ request_headers: { headers: headerMap({ ':method': 'POST', ':path': '/v1/responses', 'content-type': 'application/json', authorization: 'Bearer k', 'session-id': session }), end_of_stream: false } });
+  await call.send({ request_headers: { headers: headerMap({ ':method': 'POST', ':path': '/v1/responses', 'content-type': 'application/json', authorization: 'Bearer k', 'session-id': session }), end_of_stream: false } });
   const decided = process.hrtime.bigint();
-  await send({ request_body: { body: body(session, turn), end_of_stream: true } });
+  await call.send({ request_body: { body: body(session, turn), end_of_stream: true } });
   const decision = Number(process.hrtime.bigint() - decided) / 1e6;
   const answered = process.hrtime.bigint();
-  await send({ response_headers: { headers: headerMap({ ':status': '200', 'content-type': 'text/event-stream' }), end_of_stream: false } });
-  await send({ response_body: { body: sse(session, turn), end_of_stream: true } });
+  await call.send({ response_headers: { headers: headerMap({ ':status': '200', 'content-type': 'text/event-stream' }), end_of_stream: false } });
+  await call.send({ response_body: { body: sse(session, turn), end_of_stream: true } });
   const response = Number(process.hrtime.bigint() - answered) / 1e6;
-  end();
+  call.end();
   return [decision, response];
 }
 
@@ -75,17 +71,9 @@ async function run(client: Client, phase: 'new' | 'resumed', offset: number): Pr
   return { decision, response };
 }
 
-async function spawnServer(kind: string): Promise<{ child: ChildProcess; address: string }> {
-  const script = fileURLToPath(new URL('./server-process.js', import.meta.url));
-  // stdin stays open: a server process exits when its stdin ends (bench/server-process.ts).
-  const child = spawn(process.execPath, [script, kind], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
-  return { child, address: (JSON.parse(line) as { address: string }).address };
-}
-
 async function main(): Promise<void> {
-  const servers = { memory: await spawnServer('affinity'), 'redis, near cache': await spawnServer('affinity-redis'), 'redis, no near cache': await spawnServer('affinity-redis-direct') };
-  const clients = Object.fromEntries(Object.entries(servers).map(([name, server]) => [name, createBenchClient(server.address)]));
+  const servers = { memory: await startBenchServer('affinity'), 'redis, near cache': await startBenchServer('affinity-redis'), 'redis, no near cache': await startBenchServer('affinity-redis-direct') };
+  const clients = Object.fromEntries(Object.entries(servers).map(([name, server]) => [name, server.client]));
   console.log(`requests=${REQUESTS} per case, concurrency=${CONCURRENCY}, ${SESSIONS} resumed sessions`);
   const rows: string[] = [];
   try {
@@ -102,11 +90,10 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    for (const client of Object.values(clients)) client!.close();
-    for (const server of Object.values(servers)) server.child.kill();
+    for (const server of Object.values(servers)) server.stop();
     const admin = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
     for (const server of [servers['redis, near cache'], servers['redis, no near cache']]) {
-      const keys = await admin.keys(`ca-bench-${server.child.pid}:*`);
+      const keys = await admin.keys(`ca-bench-${server.pid}:*`);
       for (let index = 0; index < keys.length; index += 1000) await admin.del(...keys.slice(index, index + 1000));
     }
     await admin.quit();

@@ -21,7 +21,7 @@ type ServerWithFactory = { createHttp2Server?: (this: unknown, credentials: unkn
 /**
  * Widens the receive windows of every HTTP/2 session the gRPC server accepts. Call
  * before `bindAsync`. grpc-js has no server option for this, so the server's
- * factory of HTTP/2 servers (a method of grpc-js's Server since 1.10) is wrapped
+ * factory of HTTP/2 servers (a method of grpc-js's Server, here 1.14) is wrapped
  * to announce the windows on each new session. Returns false when that method is
  * not there (another grpc-js), and the windows stay Node's defaults;
  * test/extproc/receive-window.test.ts fails then, so an upgrade cannot lose them
